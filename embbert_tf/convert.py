@@ -1,0 +1,52 @@
+"""Keras EmbBERT -> fully-int8 TFLite flatbuffer for TFLite-Micro.
+
+Batch is fixed at 1 (a dynamic batch brings SHAPE/REDUCE_PROD arithmetic TFLM cannot run), token ids
+stay int32 (TFLM's GATHER takes int32 indices), every other tensor is int8, logits come out int8.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from embbert_tf import flatbuffer
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """The MLIR converter prints pages of C++ logging to fd 2; keep it out of the user's terminal."""
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def to_int8_tflite(
+    model: keras.Model,
+    representative_ids: np.ndarray,
+    *,
+    per_channel: bool = True,
+    reorder: bool = True,
+) -> bytes:
+    """Convert a float or QAT (tfmot) classifier. `representative_ids` (N, L) calibrates activations;
+    for a QAT model the converter uses the trained fake-quant ranges and calibrates the rest."""
+    length = int(representative_ids.shape[1])
+    spec = tf.TensorSpec((1, length), tf.int32, name="input_ids")
+    fn = tf.function(lambda ids: model(ids, training=False), input_signature=[spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([representative_ids[i : i + 1].astype(np.int32)]
+                                                 for i in range(len(representative_ids)))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_output_type = tf.int8  # the int32 ids input is left as it is
+    converter._experimental_disable_per_channel = not per_channel
+    with _quiet_stderr():
+        data = converter.convert()
+    return flatbuffer.reorder_for_memory(data) if reorder else data

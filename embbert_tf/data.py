@@ -1,0 +1,278 @@
+"""Task registry and dataset readers.
+
+Files are read from `<data_dir>/<task dir>/<split>.<tsv|csv|jsonl|jsonl.gz|parquet>`; the data folder is
+`--data_dir`, else $EMBBERT_DATA_DIR, else a cache that is filled from Hugging Face `datasets` when the
+user is online. Nothing here prints: problems are raised as one-line UserErrors.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from embbert_tf.errors import UserError
+
+DATA_ENV = "EMBBERT_DATA_DIR"
+CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "embbert_tf", "data")
+EXTENSIONS = ("tsv", "csv", "jsonl", "jsonl.gz", "parquet")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    directory: str
+    text_columns: tuple[str, ...]
+    label_column: str
+    classes: tuple[str, ...] | None  # class names in label-id order; None for regression
+    metric: str  # the metric that selects the best epoch and heads the report
+    eval_split: str  # the split the paper reports (GLUE: validation, TinyNLP: test)
+    splits: tuple[str, ...]  # the labelled splits the data has
+    hf: tuple[str, str | None]  # Hugging Face dataset (path, config) for online download
+    hf_columns: dict = dataclasses.field(default_factory=dict)  # ours -> Hugging Face column names
+    read_options: dict = dataclasses.field(default_factory=dict)
+    label_values: tuple | None = None  # raw label values in class order, when they are not 0..C-1
+    prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return 1 if self.classes is None else len(self.classes)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.classes is None
+
+
+_TSV = {"sep": "\t", "quoting": csv.QUOTE_NONE, "keep_default_na": False}
+
+
+def _ag_news(df: pd.DataFrame) -> pd.DataFrame:
+    # Zhang et al.'s CSV writes newlines as a literal backslash-n; HF's text is title + " " + description.
+    text = (df["title"].astype(str) + " " + df["description"].astype(str)).str.replace("\\n", " ", regex=False)
+    return pd.DataFrame({"text": text, "label": df["label"].astype(int) - 1})
+
+
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in (
+        Task("sst2", "sst2", ("sentence",), "label", ("negative", "positive"), "accuracy", "validation",
+             ("train", "validation"), ("nyu-mll/glue", "sst2"), read_options=_TSV),
+        Task("cola", "cola", ("sentence",), "label", ("unacceptable", "acceptable"), "mcc", "validation",
+             ("train", "validation"), ("nyu-mll/glue", "cola"),
+             read_options={**_TSV, "header": None, "names": ["source", "label", "judgment", "sentence"]}),
+        Task("mrpc", "mrpc", ("#1 String", "#2 String"), "Quality", ("not_equivalent", "equivalent"),
+             "f1_weighted", "validation", ("train", "validation"), ("nyu-mll/glue", "mrpc"),
+             hf_columns={"#1 String": "sentence1", "#2 String": "sentence2", "Quality": "label"},
+             read_options={**_TSV, "encoding": "utf-8-sig"}),
+        Task("stsb", "stsb", ("sentence1", "sentence2"), "label", None, "spearman", "validation",
+             ("train", "validation", "test"), ("nyu-mll/glue", "stsb")),
+        Task("rte", "rte", ("sentence1", "sentence2"), "label", ("entailment", "not_entailment"), "accuracy",
+             "validation", ("train", "validation"), ("nyu-mll/glue", "rte")),
+        Task("imdb", "imdb", ("text",), "label", ("neg", "pos"), "accuracy", "test", ("train", "test"),
+             ("stanfordnlp/imdb", None)),
+        Task("ag_news", "ag_news", ("text",), "label", ("World", "Sports", "Business", "Sci/Tech"), "accuracy",
+             "test", ("train", "test"), ("fancyzhx/ag_news", None),
+             read_options={"header": None, "names": ["label", "title", "description"], "keep_default_na": False},
+             prepare=_ag_news),
+        Task("emotion", "emotion", ("text",), "label", ("sadness", "joy", "love", "anger", "fear", "surprise"),
+             "accuracy", "test", ("train", "validation", "test"), ("dair-ai/emotion", "split")),
+        Task("cyberbullying", "cyberbullying", ("tweet_text",), "cyberbullying_type",
+             ("age", "ethnicity", "gender", "not_cyberbullying", "other_cyberbullying", "religion"), "accuracy",
+             "test", ("train", "test"), ("", None), read_options={"keep_default_na": False},
+             label_values=("age", "ethnicity", "gender", "not_cyberbullying", "other_cyberbullying", "religion")),
+        Task("limit", "limit", ("sentence",), "motion", ("no", "yes"), "accuracy", "test", ("train", "test"),
+             ("IBM/limit", None), label_values=("no", "yes")),
+        Task("nlu", "nlu_evaluation_data", ("answer_from_anno",), "scenario",
+             ("alarm", "audio", "calendar", "cooking", "datetime", "email", "general", "iot", "lists", "music",
+              "news", "play", "qa", "recommendation", "social", "takeaway", "transport", "weather"),
+             "accuracy", "test", ("train", "test"), ("xingkunliuxtracta/nlu_evaluation_data", None),
+             hf_columns={"answer_from_anno": "text"},
+             read_options={"dtype": False},
+             label_values=("alarm", "audio", "calendar", "cooking", "datetime", "email", "general", "iot", "lists",
+                           "music", "news", "play", "qa", "recommendation", "social", "takeaway", "transport",
+                           "weather")),
+    )
+}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise UserError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))}")
+    return TASKS[name]
+
+
+@dataclasses.dataclass
+class Split:
+    """One labelled split: texts (one list per text column) and labels (int class ids or float scores)."""
+
+    task: Task
+    name: str
+    texts: list[list[str]]
+    labels: np.ndarray
+    source: str  # where it came from, for the report
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray, name: str | None = None, source: str | None = None) -> "Split":
+        return Split(self.task, name or self.name, [[col[i] for i in index] for col in self.texts],
+                     self.labels[index], source or self.source)
+
+    def head(self, n: int) -> "Split":
+        return self.subset(np.arange(min(n, len(self))), source=f"{self.source} (first {n})")
+
+
+def resolve_data_dir(data_dir: str | None) -> str | None:
+    return data_dir or os.environ.get(DATA_ENV) or None
+
+
+def find_file(task: Task, split: str, data_dir: str | None) -> str | None:
+    folder = os.path.join(data_dir, task.directory)
+    for ext in EXTENSIONS:
+        path = os.path.join(folder, f"{split}.{ext}")
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def _read_frame(path: str, task: Task) -> pd.DataFrame:
+    opts = dict(task.read_options)
+    try:
+        if path.endswith(".parquet"):
+            return pd.read_parquet(path)
+        if path.endswith((".jsonl", ".jsonl.gz")):
+            return pd.read_json(path, lines=True, dtype=opts.get("dtype", True))
+        opts.pop("dtype", None)
+        if path.endswith(".tsv"):
+            return pd.read_csv(path, **{"sep": "\t", **opts})
+        return pd.read_csv(path, **opts)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot read {path}: {first}; the file looks corrupt, replace it with a fresh copy") from None
+
+
+def _labels(frame: pd.DataFrame, task: Task, path: str) -> np.ndarray:
+    raw = frame[task.label_column]
+    if task.is_regression:
+        try:
+            return raw.astype(np.float32).to_numpy()
+        except ValueError:
+            raise UserError(f"{path}: labels of regression task {task.name} must be numbers") from None
+    if task.label_values is not None:
+        index = {v: i for i, v in enumerate(task.label_values)}
+        bad = ~raw.isin(list(index))
+        ids = raw.map(index)
+    else:
+        numeric = pd.to_numeric(raw, errors="coerce")
+        bad = numeric.isna() | ~numeric.isin(range(task.num_classes))
+        ids = numeric
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        allowed = task.label_values or tuple(range(task.num_classes))
+        value = raw.iloc[row].item() if hasattr(raw.iloc[row], "item") else raw.iloc[row]
+        raise UserError(
+            f"{path} row {row + 1}: label {value!r} is not one of task {task.name}'s classes "
+            f"{list(allowed)}; fix the row or pick the right --task"
+        )
+    return ids.astype(np.int64).to_numpy()
+
+
+def read_file(task: Task, split: str, path: str) -> Split:
+    frame = _read_frame(path, task)
+    if task.prepare is not None:
+        frame = task.prepare(frame)
+    columns = (*task.text_columns, task.label_column)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{path} has no column {missing[0]!r} (found {list(frame.columns)[:8]}); "
+            f"it is not task {task.name}'s {split} file"
+        )
+    if len(frame) == 0:
+        raise UserError(f"{path} has no rows; task {task.name} needs a non-empty {split} split")
+    texts = [frame[c].fillna("").astype(str).tolist() for c in task.text_columns]
+    return Split(task, split, texts, _labels(frame, task, path), path)
+
+
+def _download(task: Task, split: str) -> str:
+    """Fetch a split with Hugging Face `datasets` into the cache, in our canonical layout."""
+    if not task.hf[0]:
+        raise UserError(f"task {task.name} has no public download; put its files in <data_dir>/{task.directory}/")
+    try:
+        import datasets  # optional: only the online path needs it
+    except ImportError:
+        raise UserError(
+            f"no local data for {task.name}: set --data_dir or {DATA_ENV}, or `pip install datasets` to download"
+        ) from None
+    hf_split = {"validation": "validation", "train": "train", "test": "test"}[split]
+    try:
+        ds = datasets.load_dataset(task.hf[0], task.hf[1], split=hf_split)
+    except Exception as e:  # network, missing split: one line, not a traceback
+        raise UserError(f"could not download {task.hf[0]} ({split}) for task {task.name}: {e}") from None
+    frame = ds.to_pandas().rename(columns={v: k for k, v in task.hf_columns.items()})
+    folder = os.path.join(CACHE_DIR, task.directory)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{split}.parquet")
+    frame.to_parquet(path)
+    return path
+
+
+def load_split(task: Task, split: str, data_dir: str | None = None) -> Split:
+    """Read one split from the data folder, the download cache, or (online) Hugging Face."""
+    data_dir = resolve_data_dir(data_dir)
+    if data_dir is not None:
+        if not os.path.isdir(data_dir):
+            raise UserError(f"data folder {data_dir} does not exist; fix --data_dir or {DATA_ENV}")
+        path = find_file(task, split, data_dir)
+        if path is None:
+            raise UserError(
+                f"missing data file for task {task.name}, split {split}: no {task.directory}/{split}."
+                f"{{{','.join(EXTENSIONS)}}} in {data_dir}; add it or point --data_dir elsewhere"
+            )
+        return read_file(task, split, path)
+    path = find_file(task, split, CACHE_DIR) or _download(task, split)
+    return read_file(task, split, path)
+
+
+@dataclasses.dataclass
+class TaskData:
+    train: Split
+    validation: Split  # selects the best epoch
+    evaluation: Split  # the split reported (may be the validation split itself)
+    notes: list[str]
+
+
+def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """A fixed, seeded (stratified for classification) split of `split` into (rest, held-out)."""
+    rng = np.random.default_rng(seed)
+    if split.task.is_regression:
+        order = rng.permutation(len(split))
+        n = max(1, int(round(fraction * len(split))))
+        held, rest = order[:n], order[n:]
+    else:
+        held_parts = []
+        for c in np.unique(split.labels):
+            idx = rng.permutation(np.flatnonzero(split.labels == c))
+            held_parts.append(idx[: max(1, int(round(fraction * len(idx))))])
+        held = np.sort(np.concatenate(held_parts))
+        rest = np.setdiff1d(np.arange(len(split)), held)
+    src = f"{split.source} (seeded {fraction:.0%} split, seed {seed})"
+    return split.subset(rest, "train", src), split.subset(held, "validation", src)
+
+
+def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation_fraction: float = 0.1) -> TaskData:
+    train = load_split(task, "train", data_dir)
+    notes = []
+    if "validation" in task.splits:
+        validation = load_split(task, "validation", data_dir)
+    else:
+        train, validation = split_off(train, validation_fraction, seed)
+        notes.append(
+            f"{task.name} has no validation split: {len(validation)} training examples "
+            f"({validation_fraction:.0%}, stratified, seed {seed}) were held out to select the best epoch"
+        )
+    evaluation = validation if task.eval_split == "validation" else load_split(task, task.eval_split, data_dir)
+    return TaskData(train, validation, evaluation, notes)

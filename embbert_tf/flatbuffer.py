@@ -1,0 +1,216 @@
+"""Reading, auditing and re-scheduling `.tflite` flatbuffers for TFLite-Micro.
+
+The audit is the single place that knows which int8 kernels TFLM has: each op of the model is checked
+with the types of its tensors against `TFLM_KERNELS`, taken from TFLM's kernel sources
+(tensorflow/lite/micro/kernels/*.cc type checks). The C++ op resolver is generated from the same list.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import flatbuffers
+import numpy as np
+from tensorflow.lite.python import schema_py_generated as fb
+
+from embbert_tf.errors import UserError
+
+OP_NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
+_TYPE_BYTES = {"FLOAT32": 4, "INT32": 4, "INT8": 1, "UINT8": 1, "INT16": 2, "INT64": 8, "BOOL": 1, "FLOAT16": 2}
+
+# Op -> the types TFLM's kernel accepts for the op's main (first) input, in an all-integer model.
+# Ops that only move int8 data (RESHAPE, ...) accept any type. Everything else is rejected: GELU, EXP,
+# SQRT/SQUARE/LOG in int8, REDUCE_PROD, SELECT, and the QUANTIZE/DEQUANTIZE of float islands.
+_INT8 = {"INT8"}
+TFLM_KERNELS: dict[str, set[str]] = {
+    "FULLY_CONNECTED": _INT8,
+    "BATCH_MATMUL": _INT8,
+    "SOFTMAX": _INT8,
+    "GATHER": {"INT8"},  # params int8, indices int32 (checked below)
+    "EMBEDDING_LOOKUP": {"INT32"},  # ids int32, table int8
+    "MEAN": _INT8,
+    "SUM": _INT8,
+    "RSQRT": _INT8,
+    "ADD": _INT8,
+    "SUB": _INT8,
+    "MUL": _INT8,
+    "DIV": _INT8,
+    "PAD": _INT8,
+    "RESHAPE": {"INT8", "INT32"},
+    "STRIDED_SLICE": {"INT8", "INT32"},
+    "TRANSPOSE": {"INT8", "INT32"},
+    "DEPTHWISE_CONV_2D": _INT8,
+    "CONV_2D": _INT8,
+    "LOGISTIC": _INT8,
+    "TANH": _INT8,
+    "HARD_SWISH": _INT8,
+    "MAX_POOL_2D": _INT8,
+    "AVERAGE_POOL_2D": _INT8,
+    "CONCATENATION": {"INT8", "INT32"},
+    "MINIMUM": {"INT8", "INT32"},
+    "MAXIMUM": {"INT8", "INT32"},
+    "REDUCE_MAX": _INT8,
+    "SQUARED_DIFFERENCE": _INT8,
+    "EXPAND_DIMS": {"INT8", "INT32"},
+    "SQUEEZE": {"INT8", "INT32"},
+}
+
+# TFLM's MicroMutableOpResolver method for each op (micro_mutable_op_resolver.h).
+RESOLVER_METHODS = {
+    name: "Add" + "".join(part.capitalize() for part in name.split("_"))
+    for name in TFLM_KERNELS
+}
+RESOLVER_METHODS.update(
+    {"CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D", "MAX_POOL_2D": "AddMaxPool2D",
+     "AVERAGE_POOL_2D": "AddAveragePool2D", "BATCH_MATMUL": "AddBatchMatMul", "RSQRT": "AddRsqrt"}
+)
+
+
+def read(data: bytes, source: str = "model") -> fb.ModelT:
+    """Parse a .tflite flatbuffer; a malformed one is a UserError, not a crash deep in TFLite."""
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise UserError(f"{source} is not a TFLite flatbuffer (no TFL3 identifier); re-export the model")
+    try:
+        return fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(data, 0))
+    except Exception as e:  # flatbuffers raises bare struct/index errors on truncation
+        raise UserError(f"{source} is a damaged TFLite flatbuffer ({type(e).__name__}); re-export the model") from None
+
+
+def op_name(model: fb.ModelT, op) -> str:
+    code = model.operatorCodes[op.opcodeIndex]
+    return OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), f"OP_{code.builtinCode}")
+
+
+@dataclasses.dataclass
+class Audit:
+    ops: dict[str, int]  # op -> count, in first-use order
+    op_types: list[dict]  # one row per distinct (op, input types, output types)
+    tensor_types: dict[str, int]
+    float_tensors: list[str]
+    problems: list[str]  # empty when TFLM runs every op in int8
+
+    @property
+    def fully_int8(self) -> bool:
+        return not self.float_tensors and not self.problems
+
+
+def audit(data: bytes, source: str = "model") -> Audit:
+    model = read(data, source)
+    if len(model.subgraphs) != 1:
+        return Audit({}, [], {}, [], [f"{len(model.subgraphs)} subgraphs; expected 1"])
+    sg = model.subgraphs[0]
+
+    def ttype(i):
+        return TYPE_NAMES[sg.tensors[i].type] if i >= 0 else None
+
+    ops: dict[str, int] = collections.OrderedDict()
+    rows: dict[tuple, dict] = collections.OrderedDict()
+    problems = []
+    for op in sg.operators:
+        name = op_name(model, op)
+        ops[name] = ops.get(name, 0) + 1
+        ins = tuple(ttype(i) for i in op.inputs if i >= 0)
+        outs = tuple(ttype(i) for i in op.outputs)
+        key = (name, ins, outs)
+        if key not in rows:
+            rows[key] = {"op": name, "inputs": list(ins), "outputs": list(outs), "count": 0}
+        rows[key]["count"] += 1
+    for (name, ins, outs), row in rows.items():
+        main = ins[1] if name == "EMBEDDING_LOOKUP" else ins[0]
+        allowed = TFLM_KERNELS.get(name)
+        if allowed is None:
+            problems.append(f"{name}: TFLM has no int8 kernel for this op")
+        elif name == "EMBEDDING_LOOKUP":
+            if ins[0] != "INT32" or ins[1] != "INT8":
+                problems.append(f"{name}({', '.join(ins)}): TFLM needs int32 ids and an int8 table")
+        elif name == "GATHER" and (ins[0] not in allowed or ins[1] != "INT32"):
+            problems.append(f"{name}({', '.join(ins)}): TFLM needs int8 params and int32 indices")
+        elif main not in allowed:
+            problems.append(f"{name}({', '.join(ins)}): TFLM's kernel does not take {main} input")
+    types = collections.Counter(TYPE_NAMES[t.type] for t in sg.tensors)
+    floats = [t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+              for t in sg.tensors if TYPE_NAMES[t.type] in ("FLOAT32", "FLOAT16")]
+    return Audit(dict(ops), list(rows.values()), dict(types), floats, problems)
+
+
+# --- operator re-scheduling ---------------------------------------------------------------------
+
+
+def _tensor_bytes(t) -> int:
+    shape = t.shape if t.shape is not None else []
+    return int(np.prod(shape, dtype=np.int64)) * _TYPE_BYTES.get(TYPE_NAMES[t.type], 4)
+
+
+def reorder_for_memory(data: bytes) -> bytes:
+    """Re-order operators to lower TFLM's peak of live activations; outputs are bit-identical.
+
+    The converter runs EmbBERT's conv branch before its attention branch, so the conv output is alive
+    while the two L×L attention tensors are. A greedy list scheduler picks, among the ready operators,
+    the one that grows live memory least (bytes it allocates minus bytes it frees), ties in the original
+    order. Only the order changes; every op still sees the same inputs.
+    """
+    model = read(data)
+    sg = model.subgraphs[0]
+    constant = {i for i, t in enumerate(sg.tensors)
+                if model.buffers[t.buffer].data is not None and len(model.buffers[t.buffer].data)}
+    ops = list(sg.operators)
+    consumers = collections.defaultdict(set)
+    for k, op in enumerate(ops):
+        for i in op.inputs:
+            if i >= 0 and i not in constant:
+                consumers[i].add(k)
+    available = set(int(i) for i in sg.inputs)
+    graph_outputs = set(int(i) for i in sg.outputs)
+    remaining = {i: set(c) for i, c in consumers.items()}
+    order, done = [], set()
+    size = [_tensor_bytes(t) for t in sg.tensors]
+    while len(order) < len(ops):
+        best = None
+        for k, op in enumerate(ops):
+            if k in done or any(i >= 0 and i not in constant and i not in available for i in op.inputs):
+                continue
+            freed = sum(size[i] for i in set(op.inputs)
+                        if i >= 0 and i not in constant and i not in graph_outputs and remaining[i] == {k})
+            score = sum(size[o] for o in op.outputs) - freed
+            if best is None or score < best[0]:
+                best = (score, k)
+        k = best[1]
+        order.append(k)
+        done.add(k)
+        for i in ops[k].inputs:
+            if i >= 0 and i in remaining:
+                remaining[i].discard(k)
+        available.update(int(o) for o in ops[k].outputs)
+    sg.operators = [ops[k] for k in order]
+    return pack(model)
+
+
+class _AlignedBuffer(fb.BufferT):
+    """A BufferT that packs its bytes 16-byte aligned, as the converter does (TFLM reads int32 biases
+    and int8 weights in place; the stock object API would align them to 1 byte)."""
+
+    def Pack(self, builder):
+        data = None
+        if self.data is not None and len(self.data):
+            payload = np.asarray(self.data, np.uint8).tobytes()
+            builder.StartVector(1, len(payload), 16)
+            builder.head -= len(payload)
+            builder.Bytes[builder.head : builder.head + len(payload)] = payload
+            data = builder.EndVector()
+        fb.BufferStart(builder)
+        if data is not None:
+            fb.BufferAddData(builder, data)
+        fb.BufferAddOffset(builder, self.offset)
+        fb.BufferAddSize(builder, self.size)
+        return fb.BufferEnd(builder)
+
+
+def pack(model: fb.ModelT) -> bytes:
+    for i, b in enumerate(model.buffers):
+        aligned = _AlignedBuffer()
+        aligned.data, aligned.offset, aligned.size = b.data, b.offset, b.size
+        model.buffers[i] = aligned
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -1,0 +1,42 @@
+"""A task's splits as model inputs: token ids at one sequence length, plus labels."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from embbert_tf.data import Split, Task, TaskData, load_task
+from embbert_tf.tokenizer import Tokenizer
+
+
+@dataclasses.dataclass
+class Encoded:
+    ids: np.ndarray  # (N, L) int32
+    labels: np.ndarray
+    lengths: np.ndarray  # untruncated token counts
+    split: Split
+
+    @property
+    def truncated(self) -> float:
+        return float((self.lengths > self.ids.shape[1]).mean())
+
+
+def encode(tokenizer: Tokenizer, split: Split, sequence_length: int) -> Encoded:
+    ids, lengths = tokenizer.encode_columns(split.texts, sequence_length)
+    return Encoded(ids, split.labels, lengths, split)
+
+
+def load(task: Task, data_dir: str | None, seed: int, train_limit: int | None = None) -> TaskData:
+    """load_task with an optional seeded subsample of the training split (quick runs, tests)."""
+    data = load_task(task, data_dir, seed)
+    if train_limit and train_limit < len(data.train):
+        index = np.sort(np.random.default_rng(seed).permutation(len(data.train))[:train_limit])
+        data.train = data.train.subset(index, source=f"{data.train.source} (seeded sample of {train_limit})")
+        data.notes.append(f"training on a seeded sample of {train_limit} examples (--train_limit)")
+    return data
+
+
+def sample_ids(ids: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """A seeded sample of rows, e.g. the representative data for int8 calibration."""
+    index = np.random.default_rng(seed).permutation(len(ids))[: min(n, len(ids))]
+    return ids[np.sort(index)]

@@ -1,0 +1,167 @@
+"""Running int8 models on the x86 TFLite-Micro reference interpreter (and on LiteRT for comparison).
+
+TFLM reports problems as text on the C-level stderr and a bare RuntimeError; the helpers here capture
+that text and turn it into one-line errors. The smallest arena is found by bisection, since the Python
+interpreter has no arena_used_bytes().
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+
+import numpy as np
+from tqdm import tqdm
+
+from embbert_tf import flatbuffer
+from embbert_tf.errors import UserError
+
+ARENA_ALIGN = 16
+LARGE_ARENA = 64 << 20
+
+
+@contextlib.contextmanager
+def capture_fd(fd: int):
+    """Capture what C code writes to a file descriptor. Yields a list that receives the text."""
+    out: list[str] = []
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield out
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            out.append(tmp.read().decode("utf-8", "replace"))
+
+
+def _runtime():
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:  # the wheel exists for Linux only
+        raise UserError("the TFLM interpreter (`pip install tflite-micro`, Linux x86-64/aarch64) is missing") from None
+    return runtime
+
+
+def _tflm_message(log: str) -> str:
+    lines = [l.strip() for l in log.splitlines() if l.strip()]
+    for key in ("missing", "Didn't find op", "not supported", "failed", "Failed"):
+        for l in lines:
+            if key in l:
+                return l
+    return lines[-1] if lines else "no message"
+
+
+def _load(model: bytes, arena_size: int):
+    """-> (interpreter or None, TFLM's message when it failed)."""
+    with capture_fd(2) as log:
+        try:
+            return _runtime().Interpreter.from_bytes(model, arena_size=arena_size), None
+        except RuntimeError:
+            pass
+    return None, _tflm_message(log[0])
+
+
+class TFLM:
+    """A TFLM interpreter for one model and arena size."""
+
+    def __init__(self, model: bytes, arena_size: int | None = None):
+        flatbuffer.read(model)  # malformed bytes: a clear error, not a crash inside TFLM
+        self.model = model
+        self.arena_size = arena_size or LARGE_ARENA
+        self._it, message = _load(model, self.arena_size)
+        if self._it is None:
+            # A short arena shows up as many different TFLM messages ("Too many buffers", a kernel that
+            # failed to prepare, ...). It was the arena if the same model loads in a large one.
+            if self.arena_size < LARGE_ARENA and _load(model, LARGE_ARENA)[0] is not None:
+                raise UserError(
+                    f"tensor arena of {self.arena_size} bytes is too small for this model (TFLM: {message}); "
+                    "give it the arena measured by minimal_arena() or more"
+                )
+            raise UserError(f"TFLM cannot load the model: {message}")
+        details = self._it.get_output_details(0)
+        q = details["quantization_parameters"]
+        self.output_scale, self.output_zero = float(q["scales"][0]), int(q["zero_points"][0])
+
+    def invoke_raw(self, ids: np.ndarray) -> np.ndarray:
+        """One example (L,) int32 -> raw int8 outputs (C,)."""
+        self._it.set_input(np.asarray(ids, np.int32)[None], 0)
+        with capture_fd(2) as log:
+            try:
+                self._it.invoke()
+                error = None
+            except RuntimeError as e:
+                error = e
+        if error is not None:
+            raise UserError(f"TFLM invoke failed: {_tflm_message(log[0])}")
+        return self._it.get_output(0)[0].copy()
+
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        return (raw.astype(np.float32) - self.output_zero) * self.output_scale
+
+    def run(self, ids: np.ndarray, progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(N, L) ids -> (raw int8 (N, C), dequantized float (N, C))."""
+        rows = tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex")
+        raw = np.stack([self.invoke_raw(x) for x in rows])
+        return raw, self.dequantize(raw)
+
+    def allocations(self) -> dict:
+        """TFLM's RecordingMicroAllocator summary for this arena (after one invoke)."""
+        with capture_fd(2) as log, capture_fd(1) as out:
+            self._it.print_allocations()
+        text = log[0] + out[0]
+        found = {k: re.search(rf"Arena allocation {k} (\d+) bytes", text) for k in ("total", "head", "tail")}
+        summary = {k: int(m.group(1)) for k, m in found.items() if m}
+        lines = [l.replace("[RecordingMicroAllocator] ", "").strip() for l in text.splitlines() if l.strip()]
+        return {**summary, "lines": lines}
+
+
+def _runs(model: bytes, arena: int, ids: np.ndarray) -> bool:
+    it, _ = _load(model, arena)
+    if it is None:
+        return False
+    it.set_input(np.asarray(ids, np.int32)[None], 0)
+    with capture_fd(2):
+        try:
+            it.invoke()
+            return True
+        except RuntimeError:
+            return False
+
+
+def minimal_arena(model: bytes, ids: np.ndarray) -> int:
+    """The smallest arena (to 16 bytes) in which TFLM allocates and invokes the model on `ids`."""
+    TFLM(model).invoke_raw(ids)  # a model TFLM cannot run at all fails here, with its reason
+    lo, hi = 0, LARGE_ARENA
+    while hi - lo > ARENA_ALIGN:
+        mid = (lo + hi) // 2 // ARENA_ALIGN * ARENA_ALIGN
+        if _runs(model, mid, ids):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+class LiteRT:
+    """The same int8 flatbuffer on LiteRT (ai-edge-litert), TFLite's own runtime, for comparison."""
+
+    def __init__(self, model: bytes):
+        from ai_edge_litert import interpreter as litert
+
+        self._it = litert.Interpreter(model_content=model, num_threads=1)
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]["index"]
+        out = self._it.get_output_details()[0]
+        self._out = out["index"]
+        self.output_scale, self.output_zero = out["quantization"]
+
+    def run(self, ids: np.ndarray, progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        raw = []
+        for x in tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex"):
+            self._it.set_tensor(self._in, np.asarray(x, np.int32)[None])
+            self._it.invoke()
+            raw.append(self._it.get_tensor(self._out)[0].copy())
+        raw = np.stack(raw)
+        return raw, (raw.astype(np.float32) - self.output_zero) * self.output_scale

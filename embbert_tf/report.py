@@ -1,0 +1,130 @@
+"""report.json, report.md and the plots next to them."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen on CI machines
+import matplotlib.pyplot as plt  # noqa: E402
+
+from embbert_tf import artifacts  # noqa: E402
+
+PAPER_INT8_BYTES = 781_000  # EmbBERT-Q's reported total (spec §3)
+
+
+def _pct(x):
+    return "–" if x is None else f"{100 * x:.2f}"
+
+
+def _kb(x):
+    return "–" if x is None else f"{x / 1000:.1f} kB"
+
+
+def plot_training(report: dict, path: str) -> None:
+    metric = report["metric"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for stage, style in (("float", "-o"), ("qat", "-s")):
+        hist = report.get("history", {}).get(stage) or []
+        if not hist:
+            continue
+        offset = 0 if stage == "float" else len(report["history"].get("float") or [])
+        epochs = [offset + i + 1 for i in range(len(hist))]
+        axes[0].plot(epochs, [h.get("loss") for h in hist], style, label=f"{stage} train loss")
+        axes[1].plot(epochs, [h.get(f"val_{metric}") for h in hist], style, label=f"{stage} validation")
+    baseline = report.get("baseline", {}).get(metric)
+    if baseline is not None and report["evaluation"]["split"] == "validation":
+        axes[1].axhline(baseline, color="gray", ls="--", label="TF-IDF + linear")
+    axes[0].set_xlabel("epoch"), axes[0].set_ylabel("loss"), axes[0].legend()
+    axes[1].set_xlabel("epoch"), axes[1].set_ylabel(metric), axes[1].legend()
+    fig.suptitle(f"EmbBERT-{report['model']['name']} on {report['task']}: float fine-tuning, then QAT")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_memory(report: dict, path: str) -> None:
+    rows = [(f"{r['config']} L={r['sequence_length']}", r) for r in report["memory"]["measured"]]
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.8 * len(rows)))
+    for y, (label, r) in enumerate(rows):
+        parts = [("weights (int8)", r["weights_int8_bytes"], "#4c72b0"),
+                 ("flatbuffer overhead", r["tflite_bytes"] - r["weights_int8_bytes"], "#8da0cb"),
+                 ("arena: activations", r.get("arena_head_bytes", r["arena_bytes"]), "#dd8452"),
+                 ("arena: persistent", r.get("arena_tail_bytes", 0), "#f3b68a")]
+        left = 0
+        for name, value, color in parts:
+            ax.barh(y, value / 1000, left=left / 1000, color=color, label=name if y == 0 else None)
+            left += value
+        ax.text(left / 1000 + 5, y, f"{left / 1000:.0f} kB", va="center")
+    ax.axvline(PAPER_INT8_BYTES / 1000, color="gray", ls="--", label="paper's EmbBERT-Q (781 kB)")
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.set_xlabel("kB (flash: flatbuffer, RAM: arena)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Memory on TFLM: weights vs arena")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(r: dict) -> str:
+    metric, ev = r["metric"], r["evaluation"]
+    q = r.get("quantize", {})
+    lines = [
+        f"# EmbBERT-{r['model']['name']} on {r['task']}",
+        "",
+        f"Seed {r['seed']}, sequence length {r['sequence_length']}, {r['model']['num_layers']} layers, "
+        f"d={r['model']['hidden']}, vocabulary {r['vocab_size']}. Evaluated on the **{ev['split']}** split "
+        f"({ev['n']} examples, {ev['source']}).",
+        "",
+        "## Accuracy",
+        "",
+        f"| model | runtime | {' | '.join(ev['metrics_order'])} |",
+        "|---|---|" + "---|" * len(ev["metrics_order"]),
+    ]
+    for label, runtime, key in (("TF-IDF + linear (baseline)", "scikit-learn", "baseline"),
+                                ("EmbBERT float", "Keras", "float"),
+                                (f"EmbBERT int8 ({q.get('shipped', '?').upper()})", "TFLM reference", "tflm"),
+                                ("EmbBERT int8, same flatbuffer", "LiteRT", "litert")):
+        m = r["baseline"] if key == "baseline" else ev["metrics"][key]
+        lines.append(f"| {label} | {runtime} | " + " | ".join(_pct(m.get(k)) for k in ev["metrics_order"]) + " |")
+    lines += ["", f"Validation {metric} by quantization method (int8 measured on TFLM; selects what ships):", "",
+              "| float | post-training quantization | quantization-aware training |", "|---|---|---|",
+              f"| {_pct(q['validation'].get('float'))} | {_pct(q['validation'].get('ptq'))} | "
+              f"{_pct(q['validation'].get('qat'))} |", ""]
+    ag = ev["agreement"]
+    lines += ["## Agreement on the evaluation split", "", "| pair | argmax agreement | max abs logit diff | mean |",
+              "|---|---|---|---|"]
+    for pair, a in ag.items():
+        lines.append(f"| {pair} | {_pct(a.get('argmax_agreement'))} | {a['max_abs_diff']:.4f} | "
+                     f"{a['mean_abs_diff']:.4f} |")
+    lines += ["", "## Memory", "", "| config | L | weights int8 | .tflite | TFLM arena | flash + RAM | "
+              "spec §3 estimate (int8) |", "|---|---|---|---|---|---|---|"]
+    for m in r["memory"]["measured"]:
+        lines.append(f"| {m['config']} | {m['sequence_length']} | {_kb(m['weights_int8_bytes'])} | "
+                     f"{_kb(m['tflite_bytes'])} | {_kb(m['arena_bytes'])} | **{_kb(m['total_bytes'])}** | "
+                     f"{_kb(m['total_int8_bytes'])} |")
+    notes = [m.get("note") for m in r["memory"]["measured"] if m.get("note")]
+    lines += [""] + [f"- {n}" for n in notes]
+    lines += ["", "![memory](memory.png)", "", "## Training", "", "![training](training.png)", "",
+              f"Float: best epoch {r['finetune']['best_epoch'] + 1} of {r['finetune']['epochs']}, "
+              f"{r['finetune']['seconds']:.0f} s. QAT: {q.get('qat_epochs', 0)} epochs at lr "
+              f"{q.get('qat_learning_rate')}, {q.get('qat_seconds', 0):.0f} s.", "",
+              "## int8 flatbuffer: ops and tensor types (all checked against TFLM's kernels)", "",
+              "| op | input types | output types | count |", "|---|---|---|---|"]
+    for row in r["int8"]["op_types"]:
+        lines.append(f"| {row['op']} | {', '.join(row['inputs'])} | {', '.join(row['outputs'])} | {row['count']} |")
+    lines += ["", f"Tensors by type: {r['int8']['tensor_types']}; float tensors: {len(r['int8']['float_tensors'])}.",
+              "", "## Speed (x86 host, this machine)", "",
+              f"TFLM Python interpreter {ev['ms_per_example']['tflm']:.2f} ms per example; LiteRT "
+              f"{ev['ms_per_example']['litert']:.2f} ms; Keras float (batched) {ev['ms_per_example']['float']:.3f} ms.",
+              "", "## Run", "", f"- stage times (s): {r['timings']}", f"- versions: {r['versions']}"]
+    lines += [f"- {n}" for n in r.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, directory: str) -> None:
+    artifacts.write_json(os.path.join(directory, "report.json"), report)
+    plot_training(report, os.path.join(directory, "training.png"))
+    plot_memory(report, os.path.join(directory, "memory.png"))
+    with open(os.path.join(directory, "report.md"), "w") as f:
+        f.write(markdown(report))

@@ -1,0 +1,155 @@
+"""Fine-tuning helpers around plain `model.fit`: optimizer, callbacks, best-epoch selection, resume."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from embbert_tf import metrics as M
+from embbert_tf.errors import UserError
+
+BACKUP_DIR = "backup"  # BackupAndRestore's per-epoch checkpoint: model, optimizer and epoch
+BEST_WEIGHTS = "best.weights.h5"
+BEST_STATE = "best.json"
+HISTORY = "history.csv"
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def learning_rate_schedule(learning_rate: float, schedule: str = "constant", total_steps: int = 0,
+                           warmup_fraction: float = 0.06):
+    """"constant" (the reference code) or "cosine": linear warm-up, then cosine decay to 0 at the end."""
+    if schedule == "constant":
+        return learning_rate
+    if schedule != "cosine":
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; use 'constant' or 'cosine'")
+    if total_steps <= 0:
+        raise ValueError("a cosine schedule needs the total number of training steps")
+    warmup = int(warmup_fraction * total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, total_steps - warmup, alpha=0.0, warmup_target=learning_rate, warmup_steps=warmup)
+
+
+def make_optimizer(learning_rate, weight_decay: float) -> keras.optimizers.Optimizer:
+    """AdamW as Hugging Face's Trainer sets it up: no decay on biases and norm gains.
+
+    `learning_rate` is a number or a schedule (learning_rate_schedule)."""
+    opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, epsilon=1e-8)
+    opt.exclude_from_weight_decay(var_names=["bias", "gain"])
+    return opt
+
+
+def compile_for_task(model: keras.Model, regression: bool, learning_rate, weight_decay: float):
+    if regression:
+        loss, metrics = keras.losses.MeanSquaredError(), []
+    else:
+        loss, metrics = keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]
+    model.compile(optimizer=make_optimizer(learning_rate, weight_decay), loss=loss, metrics=metrics)
+    return model
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """Scores the validation split with the task metric after every epoch and keeps the best weights.
+
+    The score goes into the epoch logs as `val_<metric>` (so CSVLogger and the report see it). The best
+    weights and score are on disk, so a resumed run still knows what it has to beat.
+    """
+
+    def __init__(self, ids, labels, metric: str, regression: bool, directory: str, batch_size=256):
+        super().__init__()
+        self.ids, self.labels, self.metric, self.regression = ids, labels, metric, regression
+        self.directory, self.batch_size = directory, batch_size
+        self.best, self.best_epoch = -np.inf, -1
+        state = os.path.join(directory, BEST_STATE)
+        if os.path.exists(state):
+            with open(state) as f:
+                s = json.load(f)
+            self.best, self.best_epoch = s["score"], s["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logits = self.model.predict(self.ids, batch_size=self.batch_size, verbose=0)
+        scores = M.compute(self.labels, logits, self.regression)
+        score = scores[self.metric]
+        if logs is not None:
+            logs.update({f"val_{k}": v for k, v in scores.items()})
+        if score > self.best:
+            self.best, self.best_epoch = score, epoch
+            self.model.save_weights(os.path.join(self.directory, BEST_WEIGHTS))
+            with open(os.path.join(self.directory, BEST_STATE), "w") as f:
+                json.dump({"score": score, "epoch": epoch, "metric": self.metric}, f)
+
+
+def fit(
+    model: keras.Model,
+    train_ids: np.ndarray,
+    train_labels: np.ndarray,
+    val_ids: np.ndarray,
+    val_labels: np.ndarray,
+    *,
+    directory: str,
+    metric: str,
+    regression: bool,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    resume: bool,
+    verbose: int = 1,
+    extra_callbacks=(),
+) -> dict:
+    """Train with per-epoch checkpoints, keep the best epoch by the task metric, load it into `model`.
+
+    Returns {"history": [per-epoch logs], "best_epoch": ..., "best_score": ...}.
+    """
+    os.makedirs(directory, exist_ok=True)
+    backup = os.path.join(directory, BACKUP_DIR)
+    started = os.path.exists(os.path.join(directory, HISTORY))
+    if started and not resume:
+        if has_backup(directory):
+            raise UserError(
+                f"{directory} holds an interrupted run; pass --resume to continue it, or use a new --output_dir"
+            )
+        for name in (HISTORY, BEST_STATE, BEST_WEIGHTS):  # a finished run: start over
+            if os.path.exists(os.path.join(directory, name)):
+                os.remove(os.path.join(directory, name))
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((train_ids, train_labels))
+        .shuffle(len(train_ids), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    best = BestEpoch(val_ids, val_labels, metric, regression, directory)
+    callbacks = [
+        best,  # before CSVLogger, so the validation metric reaches the log
+        keras.callbacks.CSVLogger(os.path.join(directory, HISTORY), append=True),
+        keras.callbacks.BackupAndRestore(backup),  # restores weights, optimizer and epoch on resume
+        *extra_callbacks,
+    ]
+    model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    if best.best_epoch < 0:
+        raise RuntimeError("training produced no epoch to keep")
+    model.load_weights(os.path.join(directory, BEST_WEIGHTS))
+    return {"history": read_history(directory), "best_epoch": best.best_epoch, "best_score": best.best}
+
+
+def has_backup(directory: str) -> bool:
+    """True while an interrupted run's checkpoint is there (BackupAndRestore empties it when fit ends)."""
+    backup = os.path.join(directory, BACKUP_DIR)
+    return any(files for _, _, files in os.walk(backup))
+
+
+def read_history(directory: str) -> list[dict]:
+    import csv
+
+    path = os.path.join(directory, HISTORY)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} for row in rows]

@@ -1,0 +1,50 @@
+"""Flags shared by the pipelines, and the wrapper that turns bad input into one line and exit code 2."""
+from __future__ import annotations
+
+import os
+import sys
+
+import embbert_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from absl import flags
+
+from embbert_tf.errors import UserError
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("task", "sst2", "Task name: sst2, cola, mrpc, stsb, rte, imdb, ag_news, emotion, "
+                    "cyberbullying, limit, nlu.")
+flags.DEFINE_string("config", "embbert", "Model configuration: nano, tiny, embbert, med, big, test.")
+flags.DEFINE_string("data_dir", None, "Folder with <task>/<split>.<ext> files; default $EMBBERT_DATA_DIR, "
+                    "else download with Hugging Face datasets.")
+flags.DEFINE_string("output_dir", None, "Run directory; default runs/<task>.")
+flags.DEFINE_integer("seed", 0, "Seed for data splits, initialisation, shuffling and dropout.")
+flags.DEFINE_integer("max_seq_len", None, "Token sequence length; default: what 99.9% of the training "
+                     "texts need, rounded up to 16, capped by the config.")
+flags.DEFINE_integer("batch_size", 32, "Training batch size.")
+flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay (not applied to biases and norm gains).")
+flags.DEFINE_boolean("resume", False, "Continue an interrupted run in --output_dir from its last checkpoint.")
+flags.DEFINE_integer("train_limit", None, "Use only this many training examples (seeded sample); for quick runs.")
+flags.DEFINE_integer("eval_limit", None, "Evaluate on only the first N examples of the evaluation split.")
+
+
+def output_dir() -> str:
+    return FLAGS.output_dir or os.path.join("runs", FLAGS.task)
+
+
+def run_main(main):
+    """absl.app.run(main), with UserErrors printed as one line (exit code 2) instead of a traceback."""
+    from absl import app
+
+    def wrapped(argv):
+        from absl import logging
+
+        logging.set_verbosity(logging.WARNING)  # TF's savers log INFO lines on every checkpoint
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        try:
+            return main(argv)
+        except UserError as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+    app.run(wrapped)

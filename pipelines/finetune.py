@@ -1,0 +1,133 @@
+"""Stage 1: text -> tokenizer -> float EmbBERT classifier, fine-tuned with model.fit.
+
+    python -m pipelines.finetune --task sst2 --output_dir runs/sst2
+
+Writes config.json, vocab.txt and float/ (best weights by the task's validation metric, history,
+per-epoch checkpoint for --resume) into the run directory.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from absl import flags
+
+from pipelines import common
+from embbert_tf import artifacts, data as D, inputs, train as T
+from embbert_tf.config import get_config
+from embbert_tf.errors import UserError
+from embbert_tf.model import build_classifier
+from embbert_tf.tokenizer import Tokenizer, choose_sequence_length
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("epochs", 10, "Fine-tuning epochs (the best one by the validation metric is kept).")
+flags.DEFINE_float("learning_rate", 1e-4, "AdamW (peak) learning rate.")
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"], "constant (the reference code) or "
+                  "linear warm-up then cosine decay to 0.")
+flags.DEFINE_string("vocab", None, "A vocab.txt to use instead of learning one from the training text.")
+flags.DEFINE_boolean("residual", None, "Add an identity residual around each block (paper wording); "
+                     "default: the config's (off, as in the reference code).")
+flags.DEFINE_enum("pooling", None, ["cls", "mean"], "Classifier input: position 0 (reference) or masked mean.")
+
+
+def run(
+    output_dir: str,
+    task_name: str = "sst2",
+    config_name: str = "embbert",
+    data_dir: str | None = None,
+    seed: int = 0,
+    max_seq_len: int | None = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    learning_rate: float = 1e-4,
+    weight_decay: float = 0.05,
+    resume: bool = False,
+    vocab: str | None = None,
+    train_limit: int | None = None,
+    config_overrides: dict | None = None,
+    lr_schedule: str = "constant",
+    verbose: int = 1,
+) -> dict:
+    task = D.get_task(task_name)
+    try:
+        config = get_config(config_name, **(config_overrides or {}))
+    except KeyError as e:
+        raise UserError(str(e).strip("'\"")) from None
+    T.set_seed(seed)
+    os.makedirs(output_dir, exist_ok=True)
+    data = inputs.load(task, data_dir, seed, train_limit)
+
+    vocab_file = os.path.join(output_dir, "vocab.txt")
+    started = time.time()
+    if vocab:
+        tokenizer = Tokenizer.load(vocab)
+    elif resume and os.path.exists(vocab_file):
+        tokenizer = Tokenizer.load(output_dir)
+    else:
+        print(f"[finetune] learning a {config.vocab_size}-entry WordPiece vocabulary from {len(data.train)} texts")
+        tokenizer = Tokenizer.learn([t for col in data.train.texts for t in col], config.vocab_size)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise UserError(f"vocabulary has {tokenizer.vocab_size} entries but config {config.name} holds "
+                        f"{config.vocab_size}; use a smaller vocab or a bigger config")
+    tokenizer.save(output_dir)
+    vocab_seconds = time.time() - started
+
+    if max_seq_len is None:
+        _, lengths = tokenizer.encode_columns(data.train.texts, 8)
+        length = choose_sequence_length(lengths, config.max_len)
+    elif not 3 <= max_seq_len <= config.max_len:
+        raise UserError(f"--max_seq_len must be between 3 and config {config.name}'s {config.max_len}")
+    else:
+        length = max_seq_len
+    train = inputs.encode(tokenizer, data.train, length)
+    val = inputs.encode(tokenizer, data.validation, length)
+    print(f"[finetune] {task.name}: {len(train.ids)} train / {len(val.ids)} validation examples, "
+          f"sequence length {length} ({train.truncated:.2%} of training texts truncated)")
+
+    info = {
+        "task": task.name,
+        "classes": list(task.classes) if task.classes else None,
+        "num_classes": task.num_classes,
+        "metric": task.metric,
+        "model": config.to_dict(),
+        "sequence_length": length,
+        "seed": seed,
+        "vocab_size": tokenizer.vocab_size,
+        "finetune": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                     "lr_schedule": lr_schedule,
+                     "weight_decay": weight_decay, "optimizer": "AdamW", "vocab_seconds": round(vocab_seconds, 1)},
+        "data": {
+            "train": {"source": data.train.source, "examples": len(train.ids), "truncated": train.truncated},
+            "validation": {"source": data.validation.source, "examples": len(val.ids), "truncated": val.truncated},
+            "evaluation": {"split": task.eval_split, "source": data.evaluation.source,
+                           "examples": len(data.evaluation)},
+        },
+        "notes": data.notes,
+    }
+    artifacts.write_json(os.path.join(output_dir, artifacts.RUN_CONFIG), info)
+
+    model = build_classifier(config, task.num_classes, length)
+    steps = epochs * -(-len(train.ids) // batch_size)
+    T.compile_for_task(model, task.is_regression, T.learning_rate_schedule(learning_rate, lr_schedule, steps),
+                       weight_decay)
+    started = time.time()
+    result = T.fit(model, train.ids, train.labels, val.ids, val.labels,
+                   directory=os.path.join(output_dir, artifacts.FLOAT_DIR), metric=task.metric,
+                   regression=task.is_regression, epochs=epochs, batch_size=batch_size, seed=seed,
+                   resume=resume, verbose=verbose)
+    result["seconds"] = round(time.time() - started, 1)
+    artifacts.write_json(os.path.join(output_dir, artifacts.FLOAT_DIR, "result.json"),
+                         {k: v for k, v in result.items() if k != "history"})
+    print(f"[finetune] best epoch {result['best_epoch'] + 1}: validation {task.metric} {result['best_score']:.4f}")
+    return info
+
+
+def main(argv):
+    F = FLAGS
+    overrides = {k: v for k, v in (("residual", F.residual), ("pooling", F.pooling)) if v is not None}
+    run(common.output_dir(), F.task, F.config, F.data_dir, F.seed, F.max_seq_len, F.epochs, F.batch_size,
+        F.learning_rate, F.weight_decay, F.resume, F.vocab, F.train_limit, overrides, F.lr_schedule)
+
+
+if __name__ == "__main__":
+    common.run_main(main)

@@ -1,0 +1,170 @@
+"""Text to a trained, quantized, evaluated EmbBERT in one command.
+
+    python -m pipelines.full --task sst2
+
+Stages: fine-tune (float) -> quantize (PTQ and QAT, fully int8) -> evaluate on the TFLM reference, LiteRT
+and Keras -> memory accounting -> report.json / report.md / plots in --output_dir. With --resume, stages
+that finished are kept and an interrupted training continues from its last epoch.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numpy as np
+from absl import flags
+
+from pipelines import common, finetune, quantize
+from embbert_tf import artifacts, baseline, data as D, flatbuffer, inputs, memory, metrics as M, micro, report
+from embbert_tf.config import get_config
+from embbert_tf.convert import to_int8_tflite
+from embbert_tf.model import build_classifier, copy_weights
+from embbert_tf.train import read_history
+
+FLAGS = flags.FLAGS
+flags.DEFINE_boolean("measure_l256", True, "Also convert and measure the `embbert` config at L=256 "
+                     "(the paper's memory setting).")
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tensorflow-text", "tflite-micro",
+                "ai-edge-litert", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def measure(tflite: bytes, ids: np.ndarray, config, num_classes: int, length: int, note: str | None = None) -> dict:
+    """Measured flash + arena of one int8 flatbuffer beside the paper-style estimate."""
+    arena = micro.minimal_arena(tflite, ids)
+    interpreter = micro.TFLM(tflite, arena)
+    interpreter.invoke_raw(ids)
+    out = {**memory.estimate(config, num_classes, length),
+           **memory.measured(len(tflite), arena, interpreter.allocations())}
+    if note:
+        out["note"] = note
+    return out
+
+
+def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, per_channel: bool, seed: int) -> dict:
+    """The `embbert` config at L=256: the trained weights when the run used that config, else a fresh init
+    (memory does not depend on weight values)."""
+    config = get_config("embbert")
+    model = build_classifier(config, run.num_classes, 256)
+    trained = run.config.name == "embbert" and run.config.vocab_size == config.vocab_size
+    if trained:
+        copy_weights(run.float_model(), model)
+    ids = inputs.encode(run.tokenizer(), calibration_texts, 256).ids
+    ids = np.minimum(ids, config.vocab_size - 1)
+    tflite = to_int8_tflite(model, inputs.sample_ids(ids, 128, seed), per_channel=per_channel)
+    note = (f"embbert L=256: {'the trained weights' if trained else 'untrained weights (memory only)'}, "
+            f"post-training quantized, {'per-channel' if per_channel else 'per-tensor'} weights")
+    return measure(tflite, ids[0], config, run.num_classes, 256, note)
+
+
+def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, measure_l256: bool,
+                 train_limit: int | None) -> dict:
+    run = artifacts.Run(output_dir)
+    task = D.get_task(run.task)
+    seed = int(run.info["seed"])
+    data = inputs.load(task, data_dir, seed, train_limit)
+    evaluation = data.evaluation.head(eval_limit) if eval_limit else data.evaluation
+    enc = inputs.encode(run.tokenizer(), evaluation, run.sequence_length)
+    tflite = run.tflite()
+    float_model = run.float_model()
+
+    timings = {}
+    started = time.time()
+    float_logits = float_model.predict(enc.ids, batch_size=256, verbose=0)
+    timings["float"] = time.time() - started
+    started = time.time()
+    tflm_raw, tflm_logits = micro.TFLM(tflite).run(enc.ids, progress="int8 on TFLM")
+    timings["tflm"] = time.time() - started
+    started = time.time()
+    _, litert_logits = micro.LiteRT(tflite).run(enc.ids, progress="int8 on LiteRT")
+    timings["litert"] = time.time() - started
+
+    reg = task.is_regression
+    metrics = {"float": M.compute(enc.labels, float_logits, reg), "tflm": M.compute(enc.labels, tflm_logits, reg),
+               "litert": M.compute(enc.labels, litert_logits, reg)}
+    order = list(metrics["float"])
+    per_channel = artifacts.read_json(run.path("quantize.json"))["per_channel"]
+    measured = [measure(tflite, enc.ids[0], run.config, run.num_classes, run.sequence_length,
+                        f"{run.config.name} L={run.sequence_length}: the shipped model")]
+    if measure_l256:
+        measured.append(memory_at_256(run, data.train, per_channel, seed))
+    audit = flatbuffer.audit(tflite)
+    return {
+        "split": evaluation.name if task.eval_split == "validation" else task.eval_split,
+        "source": evaluation.source,
+        "n": len(enc.ids),
+        "truncated": enc.truncated,
+        "metrics": metrics,
+        "metrics_order": order,
+        "agreement": {"TFLM vs LiteRT": M.agreement(tflm_logits, litert_logits, reg),
+                      "TFLM vs float Keras": M.agreement(tflm_logits, float_logits, reg)},
+        "ms_per_example": {k: 1000 * v / len(enc.ids) for k, v in timings.items()},
+        "memory": measured,
+        "audit": audit,
+        "baseline": baseline.tfidf_linear(data.train, evaluation, seed),
+    }
+
+
+def main(argv):
+    F = FLAGS
+    out = common.output_dir()
+    timings = {}
+    started = time.time()
+    if not (F.resume and os.path.exists(os.path.join(out, artifacts.FLOAT_DIR, "result.json"))):
+        overrides = {k: v for k, v in (("residual", F.residual), ("pooling", F.pooling)) if v is not None}
+        finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, F.epochs, F.batch_size,
+                     F.learning_rate, F.weight_decay, F.resume, F.vocab, F.train_limit, overrides, F.lr_schedule)
+    timings["finetune"] = round(time.time() - started, 1)
+    started = time.time()
+    if not (F.resume and os.path.exists(os.path.join(out, "quantize.json"))):
+        quantize.run(out, F.data_dir, F.qat_epochs, F.qat_learning_rate, F.per_channel, F.calibration_samples,
+                     F.batch_size, F.weight_decay, F.resume, F.train_limit)
+    timings["quantize"] = round(time.time() - started, 1)
+    started = time.time()
+    ev = evaluate_run(out, F.data_dir, F.eval_limit, F.measure_l256, F.train_limit)
+    timings["evaluate"] = round(time.time() - started, 1)
+
+    run = artifacts.Run(out)
+    audit = ev.pop("audit")
+    rep = {
+        "task": run.task,
+        "metric": run.info["metric"],
+        "seed": run.info["seed"],
+        "model": run.info["model"],
+        "sequence_length": run.sequence_length,
+        "vocab_size": run.info["vocab_size"],
+        "data": run.info["data"],
+        "finetune": {**run.info["finetune"],
+                     **artifacts.read_json(run.path(artifacts.FLOAT_DIR, "result.json"))},
+        "quantize": artifacts.read_json(run.path("quantize.json")),
+        "history": {"float": read_history(run.path(artifacts.FLOAT_DIR)),
+                    "qat": read_history(run.path(artifacts.QAT_DIR))},
+        "evaluation": {k: v for k, v in ev.items() if k not in ("memory", "baseline")},
+        "baseline": ev["baseline"],
+        "memory": {"measured": ev["memory"]},
+        "int8": {"bytes": len(run.tflite()), "fully_int8": audit.fully_int8, "ops": audit.ops,
+                 "op_types": audit.op_types, "tensor_types": audit.tensor_types,
+                 "float_tensors": audit.float_tensors, "problems": audit.problems},
+        "timings": timings,
+        "versions": _versions(),
+        "notes": run.info["notes"],
+    }
+    report.write(rep, out)
+    m, e = rep["metric"], rep["evaluation"]
+    print(f"[full] {run.task} {e['split']} {m}: float {e['metrics']['float'][m]:.4f}, int8 on TFLM "
+          f"{e['metrics']['tflm'][m]:.4f} (baseline {rep['baseline'][m]:.4f}); report in {out}/report.md")
+
+
+if __name__ == "__main__":
+    common.run_main(main)

@@ -1,0 +1,32 @@
+"""Shared fixtures. Tests read real datasets from $EMBBERT_DATA_DIR, defaulting to ../shared/data beside the
+repository (as CI has it); a test that needs data and finds none is skipped with the reason."""
+import os
+
+import embbert_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_shared = os.path.join(os.path.dirname(ROOT), "shared", "data")
+if not os.environ.get("EMBBERT_DATA_DIR") and os.path.isdir(_shared):
+    os.environ["EMBBERT_DATA_DIR"] = _shared
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    path = os.environ.get("EMBBERT_DATA_DIR")
+    if not path or not os.path.isdir(os.path.join(path, "sst2")):
+        pytest.skip("no staged datasets: set EMBBERT_DATA_DIR to a folder with sst2/ (see README)")
+    return path
+
+
+def random_ids(rng, batch, length, vocab, pairs=False):
+    """[CLS] tokens [SEP] (tokens [SEP]) then padding, with random lengths."""
+    ids = np.zeros((batch, length), np.int32)
+    for b in range(batch):
+        n = int(rng.integers(3, length + 1))
+        row = [2] + list(rng.integers(5, vocab, size=n - 2)) + [4]
+        if pairs and n > 4:
+            row[int(rng.integers(2, n - 1))] = 4
+        ids[b, :n] = row
+    return ids

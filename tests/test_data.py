@@ -1,0 +1,103 @@
+"""Task registry, readers for the staged layout, and one-line errors for bad data."""
+import os
+
+import numpy as np
+import pytest
+
+from embbert_tf import data as D, metrics as M
+from embbert_tf.errors import UserError
+
+
+@pytest.mark.parametrize("name,split,rows", [("sst2", "validation", 872), ("cola", "validation", 1043),
+                                            ("mrpc", "validation", 408), ("stsb", "validation", 1500),
+                                            ("rte", "validation", 277), ("emotion", "test", 2000),
+                                            ("limit", "test", 1000), ("nlu", "test", 1076),
+                                            ("cyberbullying", "test", 4756), ("imdb", "test", 25000),
+                                            ("ag_news", "test", 7600)])
+def test_staged_tasks_load(data_dir, name, split, rows):
+    task = D.get_task(name)
+    s = D.load_split(task, split, data_dir)
+    assert len(s) == rows
+    assert len(s.texts) == len(task.text_columns) and all(len(c) == rows for c in s.texts)
+    if task.is_regression:
+        assert s.labels.dtype == np.float32 and 0 <= s.labels.min() and s.labels.max() <= 5
+    else:
+        assert set(np.unique(s.labels)) == set(range(task.num_classes))
+
+
+def test_task_without_validation_gets_a_fixed_seeded_split(data_dir):
+    task = D.get_task("limit")
+    a, b = D.load_task(task, data_dir, seed=3), D.load_task(task, data_dir, seed=3)
+    assert a.validation.texts == b.validation.texts
+    assert len(a.train) + len(a.validation) == 23_559
+    assert abs(len(a.validation) - 2356) <= 2
+    assert not set(a.validation.texts[0]) & set(a.train.texts[0])  # LiMiT has no repeated sentences
+    assert a.notes and "seed 3" in a.notes[0]
+    assert a.evaluation.name == "test"
+    c = D.load_task(task, data_dir, seed=4)
+    assert c.validation.texts != a.validation.texts
+
+
+def test_unknown_task():
+    with pytest.raises(UserError, match="unknown task 'sst3'.*sst2"):
+        D.get_task("sst3")
+
+
+def _task_dir(tmp_path, name="sst2"):
+    folder = tmp_path / name
+    folder.mkdir()
+    return folder
+
+
+def test_missing_file_names_the_task_split_and_fix(tmp_path):
+    _task_dir(tmp_path)
+    with pytest.raises(UserError, match="missing data file for task sst2, split train.*--data_dir"):
+        D.load_split(D.get_task("sst2"), "train", str(tmp_path))
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        D.load_split(D.get_task("sst2"), "train", str(tmp_path / "nope"))
+
+
+def test_corrupt_file(tmp_path):
+    (_task_dir(tmp_path, "imdb") / "train.parquet").write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(UserError, match="cannot read .*train.parquet.*corrupt"):
+        D.load_split(D.get_task("imdb"), "train", str(tmp_path))
+
+
+def test_wrong_columns(tmp_path):
+    (_task_dir(tmp_path) / "train.tsv").write_text("text\tlabel\ngood\t1\n")
+    with pytest.raises(UserError, match="no column 'sentence'"):
+        D.load_split(D.get_task("sst2"), "train", str(tmp_path))
+
+
+def test_label_outside_classes(tmp_path):
+    (_task_dir(tmp_path) / "train.tsv").write_text("sentence\tlabel\ngood\t1\nbad\t7\n")
+    with pytest.raises(UserError, match="row 2: label 7 is not one of task sst2's classes"):
+        D.load_split(D.get_task("sst2"), "train", str(tmp_path))
+
+
+def test_string_label_outside_classes(tmp_path):
+    (_task_dir(tmp_path, "limit") / "train.jsonl").write_text('{"sentence": "a", "motion": "maybe"}\n')
+    with pytest.raises(UserError, match="'maybe' is not one of task limit's classes"):
+        D.load_split(D.get_task("limit"), "train", str(tmp_path))
+
+
+def test_empty_dataset(tmp_path):
+    (_task_dir(tmp_path) / "train.tsv").write_text("sentence\tlabel\n")
+    with pytest.raises(UserError, match="has no rows"):
+        D.load_split(D.get_task("sst2"), "train", str(tmp_path))
+
+
+def test_metrics_as_defined():
+    labels = np.array([0, 0, 1, 1])
+    logits = np.array([[1, 0], [0, 1], [0, 1], [0, 1]], float)
+    m = M.compute(labels, logits, regression=False)
+    assert m["accuracy"] == 0.75
+    assert m["mcc"] == pytest.approx(1 / np.sqrt(3))
+    assert m["f1_weighted"] == pytest.approx(0.5 * (2 / 3) + 0.5 * 0.8)
+    r = M.compute(np.array([1.0, 2.0, 3.0, 4.0]), np.array([[10.0], [20.0], [40.0], [30.0]]), regression=True)
+    assert r["spearman"] == pytest.approx(0.8)
+    a = M.agreement(logits, logits[:, ::-1], regression=False)
+    assert a["argmax_agreement"] == 0.0 and a["max_abs_diff"] == 1.0

@@ -1,0 +1,97 @@
+"""The pipelines end to end, as a user runs them: the full pipeline on a small config and a slice of SST-2,
+pipelines.evaluate's JSON line, and one-line errors with a non-zero exit code."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from embbert_tf import flatbuffer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def sst2_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "sst2"
+    run("pipelines.full", "--task", "sst2", "--config", "test", "--data_dir", data_dir, "--output_dir", str(out),
+        "--train_limit", "20000", "--epochs", "4", "--learning_rate", "2e-3", "--qat_epochs", "1",
+        "--qat_learning_rate", "1e-4", "--max_seq_len", "48", "--measure_l256=false", "--seed", "1")
+    return out
+
+
+def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
+    with open(sst2_run / "report.json") as f:
+        r = json.load(f)
+    ev = r["evaluation"]
+    assert ev["split"] == "validation" and ev["n"] == 872
+    assert ev["metrics"]["tflm"]["accuracy"] > 0.65  # well above chance (0.51) on real sentences
+    assert ev["agreement"]["TFLM vs LiteRT"]["argmax_agreement"] >= 0.97
+    assert ev["agreement"]["TFLM vs float Keras"]["argmax_agreement"] >= 0.95
+    assert r["int8"]["fully_int8"] and r["int8"]["float_tensors"] == [] and r["int8"]["problems"] == []
+    assert r["seed"] == 1 and r["sequence_length"] == 48
+    q = r["quantize"]["validation"]
+    assert set(q) == {"float", "ptq", "qat"}
+    assert r["quantize"]["shipped"] in ("ptq", "qat")
+    assert q[r["quantize"]["shipped"]] == max(q["ptq"], q["qat"])
+    mem = r["memory"]["measured"][0]
+    assert mem["arena_bytes"] > 0 and mem["tflite_bytes"] == os.path.getsize(sst2_run / "model_int8.tflite")
+    assert r["baseline"]["accuracy"] > 0.6
+    for name in ("report.md", "training.png", "memory.png", "vocab.txt", "model_int8.tflite"):
+        assert (sst2_run / name).stat().st_size > 0
+    audit = flatbuffer.audit((sst2_run / "model_int8.tflite").read_bytes())
+    assert audit.fully_int8
+
+
+def test_evaluate_prints_metrics_as_json_on_the_last_line(sst2_run, data_dir):
+    proc = run("pipelines.evaluate", "--model", str(sst2_run), "--task", "sst2", "--data_dir", data_dir,
+               "--split", "validation")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["task"] == "sst2" and result["split"] == "validation" and result["n"] == 872
+    with open(sst2_run / "report.json") as f:
+        assert result["accuracy"] == pytest.approx(json.load(f)["evaluation"]["metrics"]["tflm"]["accuracy"])
+
+
+def _error(proc):
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.strip().splitlines() if l.startswith("error:")]
+    assert len(lines) == 1
+    return lines[0]
+
+
+def test_unknown_task_is_one_line(tmp_path):
+    line = _error(run("pipelines.full", "--task", "sst3", "--output_dir", str(tmp_path), check=False))
+    assert "unknown task 'sst3'" in line
+
+
+def test_missing_data_file_is_one_line(tmp_path):
+    (tmp_path / "sst2").mkdir()
+    line = _error(run("pipelines.finetune", "--task", "sst2", "--data_dir", str(tmp_path), "--output_dir",
+                      str(tmp_path / "out"), check=False))
+    assert "missing data file for task sst2" in line
+
+
+def test_unreadable_tflite_is_one_line(sst2_run, tmp_path, data_dir):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("config.json", "vocab.txt"):
+        (bad / name).write_bytes((sst2_run / name).read_bytes())
+    (bad / "model_int8.tflite").write_bytes(b"\x00garbage" * 10)
+    line = _error(run("pipelines.evaluate", "--model", str(bad), "--data_dir", data_dir, check=False))
+    assert "not a TFLite flatbuffer" in line
+
+
+def test_not_a_model_directory_is_one_line(tmp_path):
+    line = _error(run("pipelines.evaluate", "--model", str(tmp_path), check=False))
+    assert "not a model directory" in line
