@@ -240,9 +240,11 @@ class CausalDepthwiseConv1D(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x):
-        padded = tf.pad(x, [[0, 0], [self.kernel_size - 1, 0], [0, 0]])[:, None]  # (B, 1, L+k-1, d)
+        # expand_dims/squeeze and bias_add (not slicing and +) convert to RESHAPEs and one
+        # DEPTHWISE_CONV_2D with its bias fused, instead of STRIDED_SLICE copies and an extra ADD.
+        padded = tf.expand_dims(tf.pad(x, [[0, 0], [self.kernel_size - 1, 0], [0, 0]]), 1)  # (B, 1, L+k-1, d)
         y = tf.nn.depthwise_conv2d(padded, self.kernel[None], strides=[1, 1, 1, 1], padding="VALID")
-        return y[:, 0] + self.bias
+        return tf.squeeze(tf.nn.bias_add(y, self.bias), 1)
 
     def compute_output_shape(self, input_shape):
         return tf.TensorShape(input_shape)[:-1].concatenate([int(input_shape[-1]) * self.depth_multiplier])

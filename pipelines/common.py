@@ -23,8 +23,17 @@ flags.DEFINE_integer("max_seq_len", None, "Token sequence length; default: what 
 flags.DEFINE_integer("batch_size", 32, "Training batch size.")
 flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay (not applied to biases and norm gains).")
 flags.DEFINE_boolean("resume", False, "Continue an interrupted run in --output_dir from its last checkpoint.")
+flags.DEFINE_string("vocab", None, "A vocab.txt to use instead of learning one from the training text.")
+flags.DEFINE_boolean("residual", None, "Add an identity residual around each block (paper wording); "
+                     "default: the config's (off, as in the reference code).")
+flags.DEFINE_enum("pooling", None, ["cls", "mean"], "Classifier input: position 0 (reference) or masked mean.")
 flags.DEFINE_integer("train_limit", None, "Use only this many training examples (seeded sample); for quick runs.")
 flags.DEFINE_integer("eval_limit", None, "Evaluate on only the first N examples of the evaluation split.")
+
+
+def config_overrides() -> dict:
+    """--residual / --pooling, where given, as EmbBERTConfig fields."""
+    return {k: v for k, v in (("residual", FLAGS.residual), ("pooling", FLAGS.pooling)) if v is not None}
 
 
 def output_dir() -> str:

@@ -122,9 +122,11 @@ def main(argv):
     timings = {}
     started = time.time()
     if not (F.resume and os.path.exists(os.path.join(out, artifacts.FLOAT_DIR, "result.json"))):
-        overrides = {k: v for k, v in (("residual", F.residual), ("pooling", F.pooling)) if v is not None}
-        finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, F.epochs, F.batch_size,
-                     F.learning_rate, F.weight_decay, F.resume, F.vocab, F.train_limit, overrides, F.lr_schedule)
+            pretrained = finetune.pretrained_dir()
+        epochs, lr = finetune.training_defaults(pretrained)
+        finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
+                     F.weight_decay, F.resume, F.vocab, F.train_limit, common.config_overrides(), F.lr_schedule,
+                     pretrained)
     timings["finetune"] = round(time.time() - started, 1)
     started = time.time()
     if not (F.resume and os.path.exists(os.path.join(out, "quantize.json"))):
