@@ -62,28 +62,38 @@ class BestEpoch(keras.callbacks.Callback):
     weights and score are on disk, so a resumed run still knows what it has to beat.
     """
 
-    def __init__(self, ids, labels, metric: str, regression: bool, directory: str, batch_size=256):
+    def __init__(self, ids, labels, metric: str, regression: bool, directory: str, batch_size=256,
+                 score_start=False):
         super().__init__()
         self.ids, self.labels, self.metric, self.regression = ids, labels, metric, regression
-        self.directory, self.batch_size = directory, batch_size
-        self.best, self.best_epoch = -np.inf, -1
+        self.directory, self.batch_size, self.score_start = directory, batch_size, score_start
+        self.best, self.best_epoch, self.start_score = -np.inf, -1, None
         state = os.path.join(directory, BEST_STATE)
         if os.path.exists(state):
             with open(state) as f:
                 s = json.load(f)
             self.best, self.best_epoch = s["score"], s["epoch"]
 
+    def on_train_begin(self, logs=None):
+        # Epoch -1 is the model as it starts: for QAT, the calibrated ranges before any training step.
+        if self.score_start and self.best_epoch == -1 and self.best == -np.inf:
+            self.start_score = self._score(-1)[self.metric]
+
     def on_epoch_end(self, epoch, logs=None):
+        scores = self._score(epoch)
+        if logs is not None:
+            logs.update({f"val_{k}": v for k, v in scores.items()})
+
+    def _score(self, epoch) -> dict:
         logits = self.model.predict(self.ids, batch_size=self.batch_size, verbose=0)
         scores = M.compute(self.labels, logits, self.regression)
         score = scores[self.metric]
-        if logs is not None:
-            logs.update({f"val_{k}": v for k, v in scores.items()})
         if score > self.best:
             self.best, self.best_epoch = score, epoch
             self.model.save_weights(os.path.join(self.directory, BEST_WEIGHTS))
             with open(os.path.join(self.directory, BEST_STATE), "w") as f:
                 json.dump({"score": score, "epoch": epoch, "metric": self.metric}, f)
+        return scores
 
 
 def fit(
@@ -102,10 +112,12 @@ def fit(
     resume: bool,
     verbose: int = 1,
     extra_callbacks=(),
+    score_start: bool = False,
 ) -> dict:
     """Train with per-epoch checkpoints, keep the best epoch by the task metric, load it into `model`.
 
-    Returns {"history": [per-epoch logs], "best_epoch": ..., "best_score": ...}.
+    With `score_start`, the model as it starts is a candidate too (best_epoch -1).
+    Returns {"history": [per-epoch logs], "best_epoch": ..., "best_score": ..., "start_score": ...}.
     """
     os.makedirs(directory, exist_ok=True)
     backup = os.path.join(directory, BACKUP_DIR)
@@ -124,7 +136,7 @@ def fit(
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
-    best = BestEpoch(val_ids, val_labels, metric, regression, directory)
+    best = BestEpoch(val_ids, val_labels, metric, regression, directory, score_start=score_start)
     callbacks = [
         best,  # before CSVLogger, so the validation metric reaches the log
         keras.callbacks.CSVLogger(os.path.join(directory, HISTORY), append=True),
@@ -132,10 +144,11 @@ def fit(
         *extra_callbacks,
     ]
     model.fit(dataset, epochs=epochs, callbacks=callbacks, verbose=verbose)
-    if best.best_epoch < 0:
+    if not os.path.exists(os.path.join(directory, BEST_WEIGHTS)):
         raise RuntimeError("training produced no epoch to keep")
     model.load_weights(os.path.join(directory, BEST_WEIGHTS))
-    return {"history": read_history(directory), "best_epoch": best.best_epoch, "best_score": best.best}
+    return {"history": read_history(directory), "best_epoch": best.best_epoch, "best_score": best.best,
+            "start_score": best.start_score}
 
 
 def has_backup(directory: str) -> bool:

@@ -122,7 +122,7 @@ def main(argv):
     timings = {}
     started = time.time()
     if not (F.resume and os.path.exists(os.path.join(out, artifacts.FLOAT_DIR, "result.json"))):
-            pretrained = finetune.pretrained_dir()
+        pretrained = finetune.pretrained_dir()
         epochs, lr = finetune.training_defaults(pretrained)
         finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
                      F.weight_decay, F.resume, F.vocab, F.train_limit, common.config_overrides(), F.lr_schedule,
