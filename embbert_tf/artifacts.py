@@ -2,7 +2,7 @@
 
     config.json        model config, task, classes, sequence length, seed, training settings
     vocab.txt          the WordPiece vocabulary (the model is useless without it)
-    float/             float fine-tuning: best.weights.h5, history.csv, per-epoch backup
+    float/             float fine-tuning: best_weights.h5, history.csv, per-epoch backup
     qat/               quantization-aware training, same layout
     model_ptq.tflite   post-training-quantized int8 model
     model_qat.tflite   QAT int8 model
@@ -24,7 +24,7 @@ PTQ_MODEL = "model_ptq.tflite"
 QAT_MODEL = "model_qat.tflite"
 FLOAT_DIR = "float"
 QAT_DIR = "qat"
-WEIGHTS = "best.weights.h5"
+from embbert_tf.train import BEST_WEIGHTS as WEIGHTS  # noqa: E402
 
 
 def write_json(path: str, obj) -> None:

@@ -12,7 +12,9 @@ from embbert_tf import metrics as M
 from embbert_tf.errors import UserError
 
 BACKUP_DIR = "backup"  # BackupAndRestore's per-epoch checkpoint: model, optimizer and epoch
-BEST_WEIGHTS = "best.weights.h5"
+# Legacy HDF5 (layer weights only): the ".weights.h5" format also stores metric variables, which do not
+# exist yet when the starting point of QAT is saved.
+BEST_WEIGHTS = "best_weights.h5"
 BEST_STATE = "best.json"
 HISTORY = "history.csv"
 

@@ -1,0 +1,102 @@
+#include "classifier.h"
+
+#include "tensorflow/lite/schema/schema_generated.h"
+
+namespace embbert {
+
+const char* StatusString(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kTruncated:
+      return "text longer than the model's sequence length; classified its start";
+    case Status::kNotInitialised:
+      return "classifier not initialised";
+    case Status::kSchemaMismatch:
+      return "model schema version does not match this TFLM build; re-export the model";
+    case Status::kBadModel:
+      return "model input/output is not what this code was generated for; re-run pipelines.export";
+    case Status::kOpMissing:
+      return "model uses an op the resolver lacks; re-run pipelines.export";
+    case Status::kArenaTooSmall:
+      return "tensor arena too small for the model; use kTensorArenaSize bytes or more";
+    case Status::kInvalidUtf8:
+      return "text is not valid UTF-8";
+    case Status::kInvokeFailed:
+      return "TFLM invoke failed";
+  }
+  return "unknown status";
+}
+
+Classifier::~Classifier() {
+  if (interpreter_ != nullptr) interpreter_->~MicroInterpreter();
+}
+
+Status Classifier::Init(const unsigned char* model_data, uint8_t* arena, size_t arena_size,
+                        const TokenizerData& tokenizer) {
+  if (interpreter_ != nullptr) {
+    interpreter_->~MicroInterpreter();
+    interpreter_ = nullptr;
+  }
+  const tflite::Model* model = tflite::GetModel(model_data);
+  if (model->version() != TFLITE_SCHEMA_VERSION) return Status::kSchemaMismatch;
+  if (model->subgraphs() == nullptr || model->subgraphs()->size() != 1) return Status::kBadModel;
+  resolver_ = OpResolver();
+  if (RegisterOps(resolver_) != kTfLiteOk) return Status::kOpMissing;
+  // Check every op against the resolver first, so that AllocateTensors() failing means the arena.
+  const auto* codes = model->operator_codes();
+  for (const tflite::Operator* op : *model->subgraphs()->Get(0)->operators()) {
+    const tflite::OperatorCode* code = codes->Get(op->opcode_index());
+    const auto builtin = static_cast<tflite::BuiltinOperator>(
+        code->builtin_code() > code->deprecated_builtin_code() ? code->builtin_code()
+                                                               : code->deprecated_builtin_code());
+    if (resolver_.FindOp(builtin) == nullptr) return Status::kOpMissing;
+  }
+  interpreter_ = new (storage_) tflite::MicroInterpreter(model, resolver_, arena, arena_size);
+  if (interpreter_->AllocateTensors() != kTfLiteOk) {
+    interpreter_->~MicroInterpreter();
+    interpreter_ = nullptr;
+    return Status::kArenaTooSmall;
+  }
+  const TfLiteTensor* input = interpreter_->input(0);
+  const TfLiteTensor* output = interpreter_->output(0);
+  if (input == nullptr || output == nullptr || input->type != kTfLiteInt32 || output->type != kTfLiteInt8 ||
+      input->dims->size != 2 || input->dims->data[1] != kSequenceLength || output->dims->size != 2 ||
+      output->dims->data[1] != kNumClasses) {
+    interpreter_->~MicroInterpreter();
+    interpreter_ = nullptr;
+    return Status::kBadModel;
+  }
+  tokenizer_ = &tokenizer;
+  return Status::kOk;
+}
+
+Status Classifier::ClassifyIds(const int32_t* ids, Result* result) {
+  if (interpreter_ == nullptr) return Status::kNotInitialised;
+  int32_t* input = interpreter_->input(0)->data.i32;
+  for (int i = 0; i < kSequenceLength; ++i) input[i] = ids[i];
+  if (interpreter_->Invoke() != kTfLiteOk) return Status::kInvokeFailed;
+  const int8_t* out = interpreter_->output(0)->data.int8;
+  result->label = 0;
+  for (int c = 0; c < kNumClasses; ++c) {
+    result->raw[c] = out[c];
+    result->scores[c] = (out[c] - kOutputZeroPoint) * kOutputScale;
+    if (out[c] > out[result->label]) result->label = c;
+  }
+  return Status::kOk;
+}
+
+Status Classifier::Classify(const char* text, size_t length, Result* result) {
+  if (interpreter_ == nullptr) return Status::kNotInitialised;
+  int32_t* input = interpreter_->input(0)->data.i32;
+  const TokenizeStatus t = Tokenize(*tokenizer_, text, length, input, kSequenceLength, &result->num_tokens);
+  if (t == TokenizeStatus::kInvalidUtf8) return Status::kInvalidUtf8;
+  if (t == TokenizeStatus::kBadArgument) return Status::kBadModel;
+  const Status s = ClassifyIds(input, result);
+  if (s != Status::kOk) return s;
+  return t == TokenizeStatus::kTruncated ? Status::kTruncated : Status::kOk;
+}
+
+size_t Classifier::ArenaUsedBytes() const { return interpreter_ == nullptr ? 0 : interpreter_->arena_used_bytes(); }
+
+}  // namespace embbert
