@@ -93,3 +93,15 @@ class Run:
         model = build_classifier(self.config, self.num_classes, sequence_length or self.sequence_length, batch_size)
         model.load_weights(weights)
         return model
+
+    def qat_model(self, sequence_length: int | None = None):
+        """The quantization-aware model (tfmot fake-quant), at any sequence length up to the config's."""
+        from embbert_tf.model import build_classifier
+        from embbert_tf.quantize import quantize_model
+
+        weights = self.path(QAT_DIR, WEIGHTS)
+        if not os.path.exists(weights):
+            raise UserError(f"{weights} does not exist; run pipelines.quantize with --qat_epochs > 0")
+        model = quantize_model(build_classifier(self.config, self.num_classes, sequence_length or self.sequence_length))
+        model.load_weights(weights)
+        return model

@@ -234,8 +234,10 @@ class CausalDepthwiseConv1D(keras.layers.Layer):
 
     def build(self, input_shape):
         channels, k = int(input_shape[-1]), self.kernel_size
-        # fan_in of a grouped conv is k.
-        self.kernel = self.add_weight("kernel", (k, channels, self.depth_multiplier), initializer=_torch_linear_init(k))
+        # fan_in of a grouped conv is k. Stored in depthwise_conv2d's 4-D layout (1, k, d, m), so that a
+        # fake-quantized kernel reaches the op as a constant, with no reshaping op left in the graph.
+        self.kernel = self.add_weight("kernel", (1, k, channels, self.depth_multiplier),
+                                      initializer=_torch_linear_init(k))
         self.bias = self.add_weight("bias", (channels * self.depth_multiplier,), initializer=_torch_linear_init(k))
         super().build(input_shape)
 
@@ -243,7 +245,7 @@ class CausalDepthwiseConv1D(keras.layers.Layer):
         # expand_dims/squeeze and bias_add (not slicing and +) convert to RESHAPEs and one
         # DEPTHWISE_CONV_2D with its bias fused, instead of STRIDED_SLICE copies and an extra ADD.
         padded = tf.expand_dims(tf.pad(x, [[0, 0], [self.kernel_size - 1, 0], [0, 0]]), 1)  # (B, 1, L+k-1, d)
-        y = tf.nn.depthwise_conv2d(padded, self.kernel[None], strides=[1, 1, 1, 1], padding="VALID")
+        y = tf.nn.depthwise_conv2d(padded, self.kernel, strides=[1, 1, 1, 1], padding="VALID")
         return tf.squeeze(tf.nn.bias_add(y, self.bias), 1)
 
     def compute_output_shape(self, input_shape):

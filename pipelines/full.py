@@ -52,19 +52,24 @@ def measure(tflite: bytes, ids: np.ndarray, config, num_classes: int, length: in
     return out
 
 
-def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, per_channel: bool, seed: int) -> dict:
-    """The `embbert` config at L=256: the trained weights when the run used that config, else a fresh init
-    (memory does not depend on weight values)."""
+def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> dict:
+    """The `embbert` config at L=256, quantized as the shipped model was (PTQ, or QAT with its trained
+    ranges): the trained weights when the run used that config, else a fresh init (memory does not depend
+    on weight values)."""
     config = get_config("embbert")
-    model = build_classifier(config, run.num_classes, 256)
-    trained = run.config.name == "embbert" and run.config.vocab_size == config.vocab_size
-    if trained:
-        copy_weights(run.float_model(), model)
+    quant = artifacts.read_json(run.path("quantize.json"))
+    trained = run.config.to_dict() == config.to_dict()
     ids = inputs.encode(run.tokenizer(), calibration_texts, 256).ids
     ids = np.minimum(ids, config.vocab_size - 1)
-    tflite = to_int8_tflite(model, inputs.sample_ids(ids, 128, seed), per_channel=per_channel)
-    note = (f"embbert L=256: {'the trained weights' if trained else 'untrained weights (memory only)'}, "
-            f"post-training quantized, {'per-channel' if per_channel else 'per-tensor'} weights")
+    if trained and quant["shipped"] == "qat":
+        model, how = run.qat_model(256), "the trained QAT model"
+    else:
+        model = build_classifier(config, run.num_classes, 256)
+        if trained:
+            copy_weights(run.float_model(), model)
+        how = f"{'the trained' if trained else 'untrained (memory only)'} weights, post-training quantized"
+    tflite = to_int8_tflite(model, inputs.sample_ids(ids, 128, seed), per_channel=quant["per_channel"])
+    note = f"embbert L=256: {how}, {'per-channel' if quant['per_channel'] else 'per-tensor'} weights"
     return measure(tflite, ids[0], config, run.num_classes, 256, note)
 
 
@@ -94,11 +99,10 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     metrics = {"float": M.compute(enc.labels, float_logits, reg), "tflm": M.compute(enc.labels, tflm_logits, reg),
                "litert": M.compute(enc.labels, litert_logits, reg)}
     order = list(metrics["float"])
-    per_channel = artifacts.read_json(run.path("quantize.json"))["per_channel"]
     measured = [measure(tflite, enc.ids[0], run.config, run.num_classes, run.sequence_length,
                         f"{run.config.name} L={run.sequence_length}: the shipped model")]
     if measure_l256:
-        measured.append(memory_at_256(run, data.train, per_channel, seed))
+        measured.append(memory_at_256(run, data.train, seed))
     audit = flatbuffer.audit(tflite)
     return {
         "split": evaluation.name if task.eval_split == "validation" else task.eval_split,

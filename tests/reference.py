@@ -56,7 +56,8 @@ def forward(model, config, ids):
         ctx = prob @ h
         wo, bo, lq1, lk1 = w[p + "attention_output"]
         out1 = ctx @ wo + bo
-        kernel, bias = w[p + "conv"]  # (k, d, m)
+        kernel, bias = w[p + "conv"]
+        kernel = kernel[0]  # (k, d, m)
         k, _, m = kernel.shape
         padded = np.concatenate([np.zeros((B, k - 1, d)), h], axis=1)
         conv = np.zeros((B, L, d * m))

@@ -2,9 +2,10 @@
 // the text was truncated or rejected. The same program runs on the x86 host and on Cortex-M under QEMU
 // (stdin/stdout through semihosting).
 //
-//   embbert_app [--arena BYTES] [--raw]
-//     --arena  use a smaller or larger tensor arena than kTensorArenaSize (at most that size)
-//     --raw    print the model's raw int8 outputs instead of label and scores
+//   embbert_app [--arena BYTES] [--raw] [--find-arena]
+//     --arena       use a smaller arena than kTensorArenaSize
+//     --raw         print the model's raw int8 outputs instead of label and scores
+//     --find-arena  print the smallest arena this build runs the model in (bisection, 16-byte steps)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,14 @@
 #include "model_data.h"
 #include "model_settings.h"
 
+#ifndef EMBBERT_ARENA_ATTRIBUTE
+#define EMBBERT_ARENA_ATTRIBUTE
+#endif
+
 namespace {
 
-alignas(16) uint8_t g_arena[embbert::kTensorArenaSize];
+// Static, not on the stack; on Cortex-M in its own RAM region.
+alignas(16) uint8_t g_arena[embbert::kTensorArenaSize] EMBBERT_ARENA_ATTRIBUTE;
 char g_line[EMBBERT_MAX_LINE_BYTES];
 
 // Reads one line without its newline; returns its length, or -1 at end of input.
@@ -35,15 +41,31 @@ long ReadLine() {
 int main(int argc, char** argv) {
   size_t arena_size = sizeof(g_arena);
   bool raw = false;
+  bool find_arena = false;
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--arena") == 0 && i + 1 < argc) {
       arena_size = static_cast<size_t>(strtoul(argv[++i], nullptr, 10));
       if (arena_size > sizeof(g_arena)) arena_size = sizeof(g_arena);
     } else if (strcmp(argv[i], "--raw") == 0) {
       raw = true;
+    } else if (strcmp(argv[i], "--find-arena") == 0) {
+      find_arena = true;
     }
   }
   static embbert::Classifier classifier;
+  if (find_arena) {
+    size_t lo = 0, hi = sizeof(g_arena);  // Init fails at lo, succeeds at hi
+    if (classifier.Init(g_embbert_model, g_arena, hi) != embbert::Status::kOk) {
+      printf("error: the model does not run even in kTensorArenaSize bytes\n");
+      return 1;
+    }
+    while (hi - lo > 16) {
+      const size_t mid = (lo + hi) / 2 / 16 * 16;
+      (classifier.Init(g_embbert_model, g_arena, mid) == embbert::Status::kOk ? hi : lo) = mid;
+    }
+    printf("%lu\n", static_cast<unsigned long>(hi));
+    return 0;
+  }
   const embbert::Status init = classifier.Init(g_embbert_model, g_arena, arena_size);
   if (init != embbert::Status::kOk) {
     printf("error: %s (arena %lu bytes)\n", embbert::StatusString(init), static_cast<unsigned long>(arena_size));

@@ -45,7 +45,7 @@ struct Result {
 
 class Classifier {
  public:
-  Classifier() = default;
+  Classifier();
   ~Classifier();
   Classifier(const Classifier&) = delete;
   Classifier& operator=(const Classifier&) = delete;
@@ -61,6 +61,7 @@ class Classifier {
 
  private:
   OpResolver resolver_;
+  bool ops_registered_;
   alignas(tflite::MicroInterpreter) unsigned char storage_[sizeof(tflite::MicroInterpreter)];
   tflite::MicroInterpreter* interpreter_ = nullptr;
   const TokenizerData* tokenizer_ = nullptr;
