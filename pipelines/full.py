@@ -52,6 +52,9 @@ def measure(tflite: bytes, ids: np.ndarray, config, num_classes: int, length: in
     return out
 
 
+L256_MODEL = "model_int8_L256.tflite"
+
+
 def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> dict:
     """The `embbert` config at L=256, quantized as the shipped model was (PTQ, or QAT with its trained
     ranges): the trained weights when the run used that config, else a fresh init (memory does not depend
@@ -69,6 +72,9 @@ def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> 
             copy_weights(run.float_model(), model)
         how = f"{'the trained' if trained else 'untrained (memory only)'} weights, post-training quantized"
     tflite = to_int8_tflite(model, inputs.sample_ids(ids, 128, seed), per_channel=quant["per_channel"])
+    if trained:  # kept for the device benchmark at the paper's length
+        with open(run.path(L256_MODEL), "wb") as f:
+            f.write(tflite)
     note = f"embbert L=256: {how}, {'per-channel' if quant['per_channel'] else 'per-tensor'} weights"
     return measure(tflite, ids[0], config, run.num_classes, 256, note)
 

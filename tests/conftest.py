@@ -1,6 +1,8 @@
 """Shared fixtures. Tests read real datasets from $EMBBERT_DATA_DIR, defaulting to ../shared/data beside the
 repository (as CI has it); a test that needs data and finds none is skipped with the reason."""
 import os
+import subprocess
+import sys
 
 import embbert_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
@@ -30,3 +32,22 @@ def random_ids(rng, batch, length, vocab, pairs=False):
             row[int(rng.integers(2, n - 1))] = 4
         ids[b, :n] = row
     return ids
+
+
+def run_module(*args, check=True):
+    """python -m <args> from the repository root, as a user runs the pipelines."""
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def sst2_run(data_dir, tmp_path_factory):
+    """The full pipeline on the small test config and a slice of SST-2 (about two minutes)."""
+    out = tmp_path_factory.mktemp("run") / "sst2"
+    run_module("pipelines.full", "--task", "sst2", "--config", "test", "--data_dir", data_dir, "--output_dir",
+               str(out), "--train_limit", "20000", "--epochs", "4", "--learning_rate", "2e-3", "--qat_epochs", "1",
+               "--qat_learning_rate", "1e-4", "--max_seq_len", "48", "--measure_l256=false", "--seed", "1")
+    return out

@@ -13,21 +13,7 @@ from embbert_tf import flatbuffer
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": ROOT})
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def sst2_run(data_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "sst2"
-    run("pipelines.full", "--task", "sst2", "--config", "test", "--data_dir", data_dir, "--output_dir", str(out),
-        "--train_limit", "20000", "--epochs", "4", "--learning_rate", "2e-3", "--qat_epochs", "1",
-        "--qat_learning_rate", "1e-4", "--max_seq_len", "48", "--measure_l256=false", "--seed", "1")
-    return out
+from conftest import run_module as run
 
 
 def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):

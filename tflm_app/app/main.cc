@@ -13,6 +13,10 @@
 #include "classifier.h"
 #include "model_data.h"
 #include "model_settings.h"
+#if defined(__has_include) && __has_include("tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h")
+#include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
+#define EMBBERT_DEBUG_LOG_CALLBACK 1
+#endif
 
 #ifndef EMBBERT_ARENA_ATTRIBUTE
 #define EMBBERT_ARENA_ATTRIBUTE
@@ -39,6 +43,10 @@ long ReadLine() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef EMBBERT_DEBUG_LOG_CALLBACK
+  // On Cortex-M, TFLM's messages go nowhere until a callback prints them.
+  RegisterDebugLogCallback([](const char* s) { fputs(s, stderr); });
+#endif
   size_t arena_size = sizeof(g_arena);
   bool raw = false;
   bool find_arena = false;

@@ -21,6 +21,27 @@ static void semihost_write0(const char* s) {
   __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
 }
 
+/* The command line the emulator passes through semihosting (SYS_GET_CMDLINE), split into argv. */
+static int semihost_args(char** argv, int max_args) {
+  static char line[256];
+  struct {
+    char* buf;
+    uint32_t len;
+  } block = {line, sizeof(line) - 1};
+  register uint32_t r0 __asm__("r0") = 0x15; /* SYS_GET_CMDLINE */
+  register void* r1 __asm__("r1") = &block;
+  __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+  if (r0 != 0) return 0;
+  line[block.len] = 0;
+  int argc = 0;
+  for (char* p = line; *p && argc < max_args;) {
+    while (*p == ' ') *p++ = 0;
+    if (*p) argv[argc++] = p;
+    while (*p && *p != ' ') ++p;
+  }
+  return argc;
+}
+
 void Reset_Handler(void) {
   /* Enable CP10/CP11 (FPU, and MVE on Cortex-M55): CPACR = 0xE000ED88. */
   *(volatile uint32_t*)0xE000ED88 |= (0xFu << 20);
@@ -28,7 +49,9 @@ void Reset_Handler(void) {
   for (uint32_t* p = &__bss_start__; p < &__bss_end__;) *p++ = 0;
   initialise_monitor_handles();
   __libc_init_array();
-  exit(main(0, 0));
+  static char* argv[16];
+  const int argc = semihost_args(argv, 15);
+  exit(main(argc, argv));
 }
 
 void Fault_Handler(void) {

@@ -1,0 +1,188 @@
+"""Benchmark: the exported C++ app on the x86 host and on Cortex-M55 / Cortex-M4 under QEMU.
+
+    ./run python -m benchmarks.device --model models/sst2 [--model_256 runs/benchmark_sst2]
+
+Needs TFLM trees (tflm_app/README.md) in environment variables: TFLM_DIR (x86, reference kernels),
+TFLM_DIR_REF_M55, TFLM_DIR_M55 (CMSIS-NN), TFLM_DIR_REF_M4, TFLM_DIR_M4 (CMSIS-NN); plus cmake,
+arm-none-eabi-gcc and qemu-system-arm. A configuration whose tree is missing is reported as skipped.
+
+For each model: x86 latency per inference (median of the app's own timing over the sentences), the
+instructions executed inside Invoke on each QEMU board (a TCG plugin between two marker functions: exact,
+repeatable), flash and RAM from arm-none-eabi-size, and whether the int8 outputs are bit-exact with the
+Python TFLM interpreter. Results: benchmarks/results/device.json and device.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+from absl import app, flags
+
+from embbert_tf import artifacts, data as D, inputs, micro
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("model", ["models/sst2"], "Run directories (or shipped model folders) to benchmark.")
+flags.DEFINE_string("work_dir", None, "Build folder (default: a temporary one; reuse it to skip rebuilding TFLM).")
+flags.DEFINE_integer("sentences", 20, "SST-2 validation sentences per board (QEMU is slow).")
+flags.DEFINE_string("results_dir", "benchmarks/results", "Where device.json / device.md go.")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOARDS = [  # name, target, QEMU board, tree variable, kernels
+    ("M55 reference", "m55", "mps3-an547", "TFLM_DIR_REF_M55", "reference"),
+    ("M55 CMSIS-NN", "m55", "mps3-an547", "TFLM_DIR_M55", "cmsis-nn"),
+    ("M4 reference", "m4", "mps2-an386", "TFLM_DIR_REF_M4", "reference"),
+    ("M4 CMSIS-NN", "m4", "mps2-an386", "TFLM_DIR_M4", "cmsis-nn"),
+]
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def tree(var):
+    path = os.environ.get(var)
+    return path if path and os.path.exists(os.path.join(path, "tensorflow/lite/micro/micro_interpreter.h")) else None
+
+
+def build(project, build_dir, tree_dir, target):
+    args = ["cmake", "-S", project, "-B", build_dir, f"-DTFLM_DIR={tree_dir}", f"-DEMBBERT_TARGET={target}"]
+    if target != "host":
+        args.append(f"-DCMAKE_TOOLCHAIN_FILE={os.path.join(project, 'cmake', 'arm-none-eabi.cmake')}")
+    sh(args)
+    sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 2)])
+
+
+def raw_outputs(stdout):
+    return np.array([[int(v) for v in line.split("\t")[0].split()] for line in stdout.strip().splitlines()])
+
+
+def plugin(work):
+    lib = os.path.join(work, "libinsncount.so")
+    if not os.path.exists(lib):
+        sh(["cc", "-O2", "-shared", "-fPIC", os.path.join(ROOT, "tflm_app", "plugins", "insn_count.c"), "-o", lib])
+    return lib
+
+
+def symbol(elf, name):
+    out = sh(["arm-none-eabi-nm", elf]).stdout
+    m = re.search(rf"^([0-9a-f]+) T {name}$", out, re.M)
+    return int(m.group(1), 16)
+
+
+def size(elf):
+    text, data, bss = (int(v) for v in sh(["arm-none-eabi-size", elf]).stdout.splitlines()[1].split()[:3])
+    return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss}
+
+
+def bench_model(model_dir, work, sentences):
+    run = artifacts.Run(model_dir)
+    split = D.load_split(D.get_task(run.task), "validation" if run.task != "imdb" else "test", None)
+    texts = split.texts[0][:sentences]
+    ids = inputs.encode(run.tokenizer(), split.head(sentences), run.sequence_length).ids
+    want, _ = micro.TFLM(run.tflite()).run(ids)
+    project = os.path.join(work, f"{run.task}_L{run.sequence_length}", "project")
+    sh([os.path.join(ROOT, "run"), "python", "-m", "pipelines.export", "--model", model_dir, "--output_dir", project])
+    export = artifacts.read_json(os.path.join(project, "export.json"))
+    text = "\n".join(texts) + "\n"
+    result = {"model": model_dir, "task": run.task, "sequence_length": run.sequence_length,
+              "model_bytes": export["model_bytes"], "arena_bytes": export["arena_bytes"], "boards": {}}
+
+    host_tree = tree("TFLM_DIR")
+    if host_tree:
+        b = os.path.join(work, "host", f"L{run.sequence_length}")
+        build(project, b, host_tree, "host")
+        exe = os.path.join(b, "embbert_app")
+        out = sh([exe, "--raw"], input=text).stdout
+        times = []
+        for line in texts * 3:  # per-inference wall time of the whole app call is dominated by Invoke
+            start = time.perf_counter()
+            sh([exe], input=line + "\n")
+            times.append(time.perf_counter() - start)
+        result["host"] = {"bit_exact": bool((raw_outputs(out) == want).all()),
+                          "median_ms_per_call": 1000 * statistics.median(times)}
+    for name, target, board, var, kernels in BOARDS:
+        t = tree(var)
+        if not t or not shutil.which("qemu-system-arm") or not shutil.which("arm-none-eabi-g++"):
+            result["boards"][name] = {"skipped": f"{var} not set or toolchain/QEMU missing"}
+            continue
+        b = os.path.join(work, var, f"L{run.sequence_length}")
+        build(project, b, t, target)
+        elf = os.path.join(b, "embbert_app.elf")
+        spec = f"{plugin(work)},begin={symbol(elf, 'embbert_invoke_begin'):#x},end={symbol(elf, 'embbert_invoke_end'):#x}"
+        proc = subprocess.run([os.path.join(project, "scripts", "run.sh"), "--board", board, "--plugin", spec, elf,
+                               "--raw"], input=text, capture_output=True, text=True, timeout=3600)
+        counts = [int(c) for c in re.findall(r"instructions=(\d+)", proc.stdout + proc.stderr)]
+        outputs = raw_outputs("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("insn_count")))
+        result["boards"][name] = {"board": board, "kernels": kernels, "instructions_per_invoke": int(np.median(counts)),
+                                  "instructions_min_max": [min(counts), max(counts)], "invokes": len(counts),
+                                  "bit_exact_with_python_tflm": bool(outputs.shape == want.shape and (outputs == want).all()),
+                                  **size(elf)}
+    for m, ref, opt in (("M55", "M55 reference", "M55 CMSIS-NN"), ("M4", "M4 reference", "M4 CMSIS-NN")):
+        r, o = result["boards"].get(ref, {}), result["boards"].get(opt, {})
+        if "instructions_per_invoke" in r and "instructions_per_invoke" in o:
+            result[f"{m}_cmsis_nn_speedup"] = r["instructions_per_invoke"] / o["instructions_per_invoke"]
+    return result
+
+
+def markdown(results):
+    lines = ["# EmbBERT on the device: x86 host and Cortex-M under QEMU", "",
+             "Instruction counts are those executed inside `Invoke()` (QEMU TCG plugin between two marker "
+             "functions; they repeat exactly). Flash = text + data, RAM = data + bss (the arena is static).", ""]
+    for r in results:
+        lines += [f"## {r['task']} model, L = {r['sequence_length']} ({r['model_bytes']:,} B model, "
+                  f"{r['arena_bytes']:,} B arena)", ""]
+        if "host" in r:
+            lines.append(f"x86 host app: {r['host']['median_ms_per_call']:.2f} ms per call (median, process start "
+                         f"included); bit-exact with the Python TFLM interpreter: {r['host']['bit_exact']}.")
+        lines += ["", "| board | kernels | instructions / invoke | flash B | RAM B | bit-exact |", "|---|---|---|---|---|---|"]
+        for name, b in r["boards"].items():
+            if "skipped" in b:
+                lines.append(f"| {name} | – | skipped: {b['skipped']} | | | |")
+            else:
+                lines.append(f"| {name} | {b['kernels']} | {b['instructions_per_invoke']:,} | {b['flash']:,} | "
+                             f"{b['ram']:,} | {b['bit_exact_with_python_tflm']} |")
+        for m in ("M55", "M4"):
+            if f"{m}_cmsis_nn_speedup" in r:
+                lines.append(f"\n{m}: CMSIS-NN executes {r[f'{m}_cmsis_nn_speedup']:.1f}× fewer instructions than the "
+                             "reference kernels.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def at_256(model_dir, work):
+    """A run directory for the L=256 flatbuffer that pipelines.full keeps beside the model, if any."""
+    src = os.path.join(model_dir, "model_int8_L256.tflite")
+    if not os.path.exists(src):
+        return None
+    dst = os.path.join(work, "L256_run")
+    os.makedirs(dst, exist_ok=True)
+    info = artifacts.read_json(os.path.join(model_dir, "config.json"))
+    artifacts.write_json(os.path.join(dst, "config.json"), {**info, "sequence_length": 256})
+    shutil.copyfile(os.path.join(model_dir, "vocab.txt"), os.path.join(dst, "vocab.txt"))
+    shutil.copyfile(src, os.path.join(dst, "model_int8.tflite"))
+    return dst
+
+
+def main(argv):
+    os.chdir(ROOT)
+    work = FLAGS.work_dir or tempfile.mkdtemp(prefix="embbert_device_")
+    models = list(FLAGS.model) + [d for d in (at_256(m, work) for m in FLAGS.model) if d]
+    results = [bench_model(m, work, FLAGS.sentences) for m in models]
+    os.makedirs(FLAGS.results_dir, exist_ok=True)
+    with open(os.path.join(FLAGS.results_dir, "device.json"), "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(FLAGS.results_dir, "device.md"), "w") as f:
+        f.write(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,126 @@
+"""The exported C++ application against the Python TFLM interpreter: bit-exact int8 outputs on the whole
+SST-2 validation set on the x86 host build, the same on Cortex-M under QEMU, the ctest suite, and the
+Arduino sketch compiled against a stand-in for the Arduino API.
+
+These need a TFLM source tree (see tflm_app/README.md): TFLM_DIR (x86, reference kernels) and, for the
+Cortex-M tests, TFLM_DIR_M55 / TFLM_DIR_M4 (trees made for those targets) with arm-none-eabi-gcc and
+qemu-system-arm. Each test skips with the reason when what it needs is absent.
+"""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from embbert_tf import artifacts, data as D, inputs, micro
+from conftest import ROOT, run_module
+
+TREE = os.environ.get("TFLM_DIR")
+JOBS = str(os.cpu_count() or 2)
+
+
+def _need_tree(var="TFLM_DIR"):
+    path = os.environ.get(var)
+    if not path or not os.path.exists(os.path.join(path, "tensorflow/lite/micro/micro_interpreter.h")):
+        pytest.skip(f"{var} is not set to a TFLM tree from create_tflm_tree.py (see tflm_app/README.md)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(sst2_run, tmp_path_factory):
+    """The exported project for the small SST-2 run, built for the host."""
+    tree = _need_tree()
+    if not shutil.which("cmake"):
+        pytest.skip("cmake is not installed")
+    out = tmp_path_factory.mktemp("app")
+    project, arduino = out / "project", out / "arduino"
+    run_module("pipelines.export", "--model", str(sst2_run), "--output_dir", str(project), "--arduino", str(arduino))
+    build = out / "host"
+    subprocess.run(["cmake", "-S", str(project), "-B", str(build), f"-DTFLM_DIR={tree}"], check=True,
+                   capture_output=True)
+    subprocess.run(["cmake", "--build", str(build), "-j", JOBS], check=True, capture_output=True)
+    return {"run": sst2_run, "project": project, "build": build, "arduino": arduino}
+
+
+def _validation(run_dir):
+    run = artifacts.Run(str(run_dir))
+    split = D.load_split(D.get_task("sst2"), "validation", os.environ["EMBBERT_DATA_DIR"])
+    return run, split, inputs.encode(run.tokenizer(), split, run.sequence_length).ids
+
+
+def _raw_lines(stdout: str) -> np.ndarray:
+    return np.array([[int(v) for v in line.split("\t")[0].split()] for line in stdout.strip().splitlines()])
+
+
+def test_host_app_is_bit_exact_with_the_python_tflm_interpreter(app):
+    run, split, ids = _validation(app["run"])
+    want, _ = micro.TFLM(run.tflite()).run(ids)
+    text = "\n".join(split.texts[0]) + "\n"
+    out = subprocess.run([str(app["build"] / "embbert_app"), "--raw"], input=text.encode(), capture_output=True,
+                         check=True).stdout.decode()
+    got = _raw_lines(out)
+    assert got.shape == want.shape == (872, 2)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_ctest_suite_passes(app):
+    proc = subprocess.run(["ctest", "--test-dir", str(app["build"]), "--output-on-failure"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "100% tests passed" in proc.stdout
+
+
+def test_generated_resolver_holds_exactly_the_models_ops(app):
+    summary = artifacts.read_json(str(app["project"] / "export.json"))
+    settings = (app["project"] / "generated" / "model_settings.h").read_text()
+    assert f"MicroMutableOpResolver<kNumOps>" in settings and f"kNumOps = {len(summary['ops'])};" in settings
+    assert settings.count("resolver.Add") == len(summary["ops"])
+    assert summary["total_bytes"] == summary["model_bytes"] + summary["arena_bytes"]
+
+
+def test_arduino_sketch_compiles_and_classifies_with_a_stand_in_arduino_api(app, tmp_path):
+    tree = _need_tree()
+    (library,) = [p for p in app["arduino"].iterdir() if p.is_dir()]
+    props = (library / "library.properties").read_text()
+    assert "name=EmbBERT_SST2" in props and "depends=Arduino_TensorFlowLite" in props
+    (sketch,) = list((library / "examples").glob("*/*.ino"))
+    stub = os.path.join(ROOT, "tests", "arduino_stub")
+    main = tmp_path / "sketch.cc"
+    main.write_text('#include "Arduino.h"\n' + sketch.read_text())
+    lib = str(app["build"] / "libtflm.a")
+    cmd = ["g++", "-std=c++17", "-O1", "-DTF_LITE_STATIC_MEMORY", "-I", stub, "-I", str(library / "src"),
+           "-I", tree, "-I", f"{tree}/third_party/flatbuffers/include", "-I", f"{tree}/third_party/gemmlowp",
+           str(main), os.path.join(stub, "sketch_main.cc"), *map(str, sorted((library / "src").glob("*.cc"))),
+           lib, "-o", str(tmp_path / "sketch")]
+    subprocess.run(cmd, check=True, capture_output=True)
+    out = subprocess.run([str(tmp_path / "sketch")], input=b"a gorgeous , witty , seductive movie .\n\xff\n",
+                         capture_output=True, check=True).stdout.decode()
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("EmbBERT sst2 ready")
+    assert lines[1].split("\t")[0] in ("negative", "positive") and lines[1].endswith(" ms")
+    assert lines[2] == "error: text is not valid UTF-8"
+
+
+@pytest.mark.parametrize("target,board,var", [("m55", "mps3-an547", "TFLM_DIR_M55"),
+                                              ("m4", "mps2-an386", "TFLM_DIR_M4")])
+def test_cortex_m_under_qemu_matches_the_host(app, target, board, var, tmp_path):
+    tree = _need_tree(var)
+    for tool in ("arm-none-eabi-g++", "qemu-system-arm"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (apt install gcc-arm-none-eabi qemu-system-arm ...)")
+    build = tmp_path / target
+    subprocess.run(["cmake", "-S", str(app["project"]), "-B", str(build), f"-DTFLM_DIR={tree}",
+                    f"-DEMBBERT_TARGET={target}",
+                    f"-DCMAKE_TOOLCHAIN_FILE={app['project'] / 'cmake' / 'arm-none-eabi.cmake'}"],
+                   check=True, capture_output=True)
+    subprocess.run(["cmake", "--build", str(build), "-j", JOBS], check=True, capture_output=True)
+    run, split, ids = _validation(app["run"])
+    n = 40  # instruction-set emulation is slow; a slice of the validation set
+    want, _ = micro.TFLM(run.tflite()).run(ids[:n])
+    text = "\n".join(split.texts[0][:n]) + "\n"
+    proc = subprocess.run([str(app["project"] / "scripts" / "run.sh"), "--board", board,
+                           str(build / "embbert_app.elf"), "--raw"], input=text.encode(), capture_output=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    np.testing.assert_array_equal(_raw_lines(proc.stdout.decode()), want)
