@@ -6,9 +6,16 @@
 //     --arena       use a smaller arena than kTensorArenaSize
 //     --raw         print the model's raw int8 outputs instead of label and scores
 //     --find-arena  print the smallest arena this build runs the model in (bisection, 16-byte steps)
+//     --time N      (host) classify each line N times and append the median microseconds per Classify
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef EMBBERT_HOST
+#include <algorithm>
+#include <chrono>
+#include <vector>
+#endif
 
 #include "classifier.h"
 #include "model_data.h"
@@ -50,6 +57,7 @@ int main(int argc, char** argv) {
   size_t arena_size = sizeof(g_arena);
   bool raw = false;
   bool find_arena = false;
+  int repeats = 0;
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--arena") == 0 && i + 1 < argc) {
       arena_size = static_cast<size_t>(strtoul(argv[++i], nullptr, 10));
@@ -58,8 +66,11 @@ int main(int argc, char** argv) {
       raw = true;
     } else if (strcmp(argv[i], "--find-arena") == 0) {
       find_arena = true;
+    } else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
+      repeats = atoi(argv[++i]);
     }
   }
+  (void)repeats;  // host only
   static embbert::Classifier classifier;
   if (find_arena) {
     size_t lo = 0, hi = sizeof(g_arena);  // Init fails at lo, succeeds at hi
@@ -84,6 +95,19 @@ int main(int argc, char** argv) {
   embbert::Result result;
   for (long n; (n = ReadLine()) >= 0;) {
     const embbert::Status status = classifier.Classify(g_line, static_cast<size_t>(n), &result);
+#ifdef EMBBERT_HOST
+    double median_us = 0;
+    if (repeats > 0) {
+      std::vector<double> us;
+      for (int r = 0; r < repeats; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        classifier.Classify(g_line, static_cast<size_t>(n), &result);
+        us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+      }
+      std::nth_element(us.begin(), us.begin() + us.size() / 2, us.end());
+      median_us = us[us.size() / 2];
+    }
+#endif
     if (status != embbert::Status::kOk && status != embbert::Status::kTruncated) {
       printf("error: %s\n", embbert::StatusString(status));
       continue;
@@ -95,6 +119,9 @@ int main(int argc, char** argv) {
       for (int c = 0; c < embbert::kNumClasses; ++c) printf(c ? " %.4f" : "%.4f", static_cast<double>(result.scores[c]));
     }
     if (status == embbert::Status::kTruncated) printf("\t(truncated to %d tokens)", embbert::kSequenceLength);
+#ifdef EMBBERT_HOST
+    if (repeats > 0) printf("\t%.1f us", median_us);
+#endif
     printf("\n");
     fflush(stdout);
   }
