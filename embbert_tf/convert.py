@@ -34,9 +34,11 @@ def to_int8_tflite(
     *,
     per_channel: bool = False,
     reorder: bool = True,
+    keep_names: bool = False,
 ) -> bytes:
     """Convert a float or QAT (tfmot) classifier. `representative_ids` (N, L) calibrates activations;
-    for a QAT model the converter uses the trained fake-quant ranges and calibrates the rest."""
+    for a QAT model the converter uses the trained fake-quant ranges and calibrates the rest. Operators are
+    re-ordered for the smallest arena and internal tensor names dropped, unless asked not to."""
     length = int(representative_ids.shape[1])
     spec = tf.TensorSpec((1, length), tf.int32, name="input_ids")
     fn = tf.function(lambda ids: model(ids, training=False), input_signature=[spec])
@@ -49,7 +51,9 @@ def to_int8_tflite(
     converter._experimental_disable_per_channel = not per_channel
     with _quiet_stderr():
         data = converter.convert()
-    return smallest_arena_order(data, representative_ids[0]) if reorder else data
+    if reorder:
+        data = smallest_arena_order(data, representative_ids[0])
+    return data if keep_names else flatbuffer.strip_names(data)
 
 
 def smallest_arena_order(data: bytes, ids: np.ndarray) -> bytes:

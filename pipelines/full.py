@@ -154,6 +154,7 @@ def main(argv):
         "metric": run.info["metric"],
         "seed": run.info["seed"],
         "model": run.info["model"],
+        "pretrained": run.info.get("pretrained"),
         "sequence_length": run.sequence_length,
         "vocab_size": run.info["vocab_size"],
         "data": run.info["data"],

@@ -16,8 +16,10 @@ import pytest
 from embbert_tf import artifacts, data as D, inputs, micro
 from conftest import ROOT, run_module
 
-TREE = os.environ.get("TFLM_DIR")
 JOBS = str(os.cpu_count() or 2)
+# Builds are kept between test sessions: TFLM compiles once per tree, a new model only recompiles its
+# generated sources.
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "embbert-tf", "app_tests")
 
 
 def _need_tree(var="TFLM_DIR"):
@@ -33,8 +35,10 @@ def app(sst2_run, tmp_path_factory):
     tree = _need_tree()
     if not shutil.which("cmake"):
         pytest.skip("cmake is not installed")
-    out = tmp_path_factory.mktemp("app")
-    project, arduino = out / "project", out / "arduino"
+    from pathlib import Path
+
+    out = Path(CACHE)
+    project, arduino = out / "project", tmp_path_factory.mktemp("arduino")
     run_module("pipelines.export", "--model", str(sst2_run), "--output_dir", str(project), "--arduino", str(arduino))
     build = out / "host"
     subprocess.run(["cmake", "-S", str(project), "-B", str(build), f"-DTFLM_DIR={tree}"], check=True,
@@ -104,12 +108,12 @@ def test_arduino_sketch_compiles_and_classifies_with_a_stand_in_arduino_api(app,
 
 @pytest.mark.parametrize("target,board,var", [("m55", "mps3-an547", "TFLM_DIR_M55"),
                                               ("m4", "mps2-an386", "TFLM_DIR_M4")])
-def test_cortex_m_under_qemu_matches_the_host(app, target, board, var, tmp_path):
+def test_cortex_m_under_qemu_matches_the_host(app, target, board, var):
     tree = _need_tree(var)
     for tool in ("arm-none-eabi-g++", "qemu-system-arm"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (apt install gcc-arm-none-eabi qemu-system-arm ...)")
-    build = tmp_path / target
+    build = app["build"].parent / var
     subprocess.run(["cmake", "-S", str(app["project"]), "-B", str(build), f"-DTFLM_DIR={tree}",
                     f"-DEMBBERT_TARGET={target}",
                     f"-DCMAKE_TOOLCHAIN_FILE={app['project'] / 'cmake' / 'arm-none-eabi.cmake'}"],
