@@ -151,3 +151,14 @@ def test_prediction_does_not_depend_on_padding(trained):
     assert clear.sum() > 30
     assert (q12.argmax(1) == q40.argmax(1))[clear].all()
     assert np.abs(q12 - q40).max() < 0.1
+
+
+def test_stripping_names_keeps_outputs_and_saves_flash(trained):
+    _, model, ids, _ = trained
+    named = to_int8_tflite(model, ids[:64], keep_names=True)
+    stripped = flatbuffer.strip_names(named)
+    assert len(stripped) < len(named)
+    sg, named_sg = flatbuffer.read(stripped).subgraphs[0], flatbuffer.read(named).subgraphs[0]
+    # Input and output names survive: they are the model's interface.
+    assert sg.tensors[sg.inputs[0]].name == named_sg.tensors[named_sg.inputs[0]].name != b""
+    np.testing.assert_array_equal(micro.TFLM(named).run(ids[:20])[0], micro.TFLM(stripped).run(ids[:20])[0])
