@@ -105,6 +105,15 @@ def markdown(r: dict) -> str:
                      f"{_kb(m['total_int8_bytes'])} |")
     notes = [m.get("note") for m in r["memory"]["measured"] if m.get("note")]
     lines += [""] + [f"- {n}" for n in notes]
+    if r.get("device"):
+        d = r["device"]
+        lines += ["", "## On the device", "",
+                  f"- TFLM C++ application: `{d['app']}/` (model array, a resolver of exactly {len(d['ops'])} ops, "
+                  f"arena {d['arena_bytes']:,} B = measured {d['measured_arena_bytes']:,} B + margin "
+                  f"{d['arena_margin_bytes']:,} B); build it as `{d['app']}/README.md` says.",
+                  f"- Arduino library: `{d['arduino']}/`.",
+                  f"- Flash (model) + RAM (arena): {d['model_bytes']:,} + {d['arena_bytes']:,} = "
+                  f"**{d['total_bytes']:,} B**."]
     lines += ["", "![memory](memory.png)", "", "## Training", "", "![training](training.png)", "",
               f"Float: best epoch {r['finetune']['best_epoch'] + 1} of {r['finetune']['epochs']}, "
               f"{r['finetune']['seconds']:.0f} s. QAT: {q.get('qat_epochs', 0)} epochs at lr "

@@ -40,11 +40,20 @@ def pretrained_dir() -> str | None:
                             "output directory or --from_scratch")
         return None
     if not F["pretrained"].present:  # the shipped default only serves the config it was trained as
-        wanted = get_config(F.config, **common.config_overrides()).to_dict()
+        wanted = get_config(F.config, **model_overrides(F.pretrained)).to_dict()
         if artifacts.read_json(os.path.join(F.pretrained, "config.json"))["model"] != wanted:
             print(f"[finetune] {F.pretrained} is not a {F.config} backbone; training from scratch")
             return None
     return F.pretrained
+
+
+def model_overrides(pretrained: str | None) -> dict:
+    """Config fields from --residual / --pooling; a backbone's block form (residual or not) is kept unless
+    --residual / --noresidual says otherwise, since its weights were trained in that form."""
+    overrides = common.config_overrides()
+    if pretrained and FLAGS.residual is None:
+        overrides["residual"] = artifacts.read_json(os.path.join(pretrained, "config.json"))["model"]["residual"]
+    return overrides
 
 
 def training_defaults(pretrained: str | None) -> tuple[int, float]:
@@ -165,7 +174,7 @@ def main(argv):
     pretrained = pretrained_dir()
     epochs, lr = training_defaults(pretrained)
     run(common.output_dir(), F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
-        F.weight_decay, F.resume, F.vocab, F.train_limit, common.config_overrides(), F.lr_schedule, pretrained)
+        F.weight_decay, F.resume, F.vocab, F.train_limit, model_overrides(pretrained), F.lr_schedule, pretrained)
 
 
 if __name__ == "__main__":

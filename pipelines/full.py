@@ -3,8 +3,9 @@
     python -m pipelines.full --task sst2
 
 Stages: fine-tune (float) -> quantize (PTQ and QAT, fully int8) -> evaluate on the TFLM reference, LiteRT
-and Keras -> memory accounting -> report.json / report.md / plots in --output_dir. With --resume, stages
-that finished are kept and an interrupted training continues from its last epoch.
+and Keras -> memory accounting -> export (the TFLM C++ application in tflm_app/ and the Arduino library in
+arduino/) -> report.json / report.md / plots in --output_dir. With --resume, stages that finished are kept
+and an interrupted training continues from its last epoch.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 import numpy as np
 from absl import flags
 
-from pipelines import common, finetune, quantize
+from pipelines import common, export, finetune, quantize
 from embbert_tf import artifacts, baseline, data as D, flatbuffer, inputs, memory, metrics as M, micro, report
 from embbert_tf.config import get_config
 from embbert_tf.convert import to_int8_tflite
@@ -126,6 +127,18 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     }
 
 
+def export_stage(out: str) -> dict:
+    """The shipped int8 model as a ready TFLM C++ application and an Arduino library inside the run."""
+    from embbert_tf.export import arduino
+
+    app_dir = os.path.join(out, "tflm_app")
+    summary = export.export_app(out, app_dir, FLAGS.arena_margin)
+    library = arduino.write_library(out, os.path.join(out, "arduino"), os.path.join(app_dir, export.GENERATED))
+    return {"app": os.path.relpath(app_dir, out), "arduino": os.path.relpath(library, out),
+            **{k: summary[k] for k in ("model_bytes", "measured_arena_bytes", "arena_margin_bytes", "arena_bytes",
+                                       "total_bytes", "ops")}}
+
+
 def main(argv):
     F = FLAGS
     out = common.output_dir()
@@ -135,7 +148,7 @@ def main(argv):
         pretrained = finetune.pretrained_dir()
         epochs, lr = finetune.training_defaults(pretrained)
         finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
-                     F.weight_decay, F.resume, F.vocab, F.train_limit, common.config_overrides(), F.lr_schedule,
+                     F.weight_decay, F.resume, F.vocab, F.train_limit, finetune.model_overrides(pretrained), F.lr_schedule,
                      pretrained)
     timings["finetune"] = round(time.time() - started, 1)
     started = time.time()
@@ -146,6 +159,9 @@ def main(argv):
     started = time.time()
     ev = evaluate_run(out, F.data_dir, F.eval_limit, F.measure_l256, F.train_limit)
     timings["evaluate"] = round(time.time() - started, 1)
+    started = time.time()
+    device = export_stage(out)
+    timings["export"] = round(time.time() - started, 1)
 
     run = artifacts.Run(out)
     audit = ev.pop("audit")
@@ -169,6 +185,7 @@ def main(argv):
         "int8": {"bytes": len(run.tflite()), "fully_int8": audit.fully_int8, "ops": audit.ops,
                  "op_types": audit.op_types, "tensor_types": audit.tensor_types,
                  "float_tensors": audit.float_tensors, "problems": audit.problems},
+        "device": device,
         "timings": timings,
         "versions": _versions(),
         "notes": run.info["notes"],
@@ -177,6 +194,8 @@ def main(argv):
     m, e = rep["metric"], rep["evaluation"]
     print(f"[full] {run.task} {e['split']} {m}: float {e['metrics']['float'][m]:.4f}, int8 on TFLM "
           f"{e['metrics']['tflm'][m]:.4f} (baseline {rep['baseline'][m]:.4f}); report in {out}/report.md")
+    print(f"[full] C++ application in {os.path.join(out, device['app'])} (build: see its README.md), Arduino "
+          f"library in {os.path.join(out, device['arduino'])}")
 
 
 if __name__ == "__main__":

@@ -162,3 +162,24 @@ def test_stripping_names_keeps_outputs_and_saves_flash(trained):
     # Input and output names survive: they are the model's interface.
     assert sg.tensors[sg.inputs[0]].name == named_sg.tensors[named_sg.inputs[0]].name != b""
     np.testing.assert_array_equal(micro.TFLM(named).run(ids[:20])[0], micro.TFLM(stripped).run(ids[:20])[0])
+
+
+@pytest.mark.parametrize("chunks", [2, 4])
+def test_attention_in_blocks_of_query_rows_is_bit_exact_and_halves_the_score_tensors(trained, chunks):
+    config, model, ids, _ = trained
+    plain = to_int8_tflite(model, ids[:64], reorder=False)
+    blocked = flatbuffer.chunk_attention(plain, chunks)
+    length = ids.shape[1]
+
+    def largest_softmax(data):
+        m = flatbuffer.read(data)
+        sg = m.subgraphs[0]
+        return max(int(np.prod(sg.tensors[op.outputs[0]].shape)) for op in sg.operators
+                   if flatbuffer.op_name(m, op) == "SOFTMAX")
+
+    assert largest_softmax(plain) == length * length
+    assert largest_softmax(blocked) == length * length // chunks
+    assert flatbuffer.audit(blocked).ops["SPLIT"] == config.num_layers
+    assert not flatbuffer.audit(blocked).problems
+    np.testing.assert_array_equal(micro.TFLM(plain).run(ids[:50])[0], micro.TFLM(blocked).run(ids[:50])[0])
+    np.testing.assert_array_equal(micro.LiteRT(plain).run(ids[:50])[0], micro.LiteRT(blocked).run(ids[:50])[0])

@@ -37,6 +37,16 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
         assert (sst2_run / name).stat().st_size > 0
     audit = flatbuffer.audit((sst2_run / "model_int8.tflite").read_bytes())
     assert audit.fully_int8
+    # The device side ships with the run: the C++ app with its generated sources and the Arduino library.
+    d = r["device"]
+    assert d["model_bytes"] == mem["tflite_bytes"] and d["arena_bytes"] >= mem["arena_bytes"]
+    assert d["total_bytes"] == d["model_bytes"] + d["arena_bytes"]
+    generated = sst2_run / d["app"] / "generated"
+    assert f"{d['model_bytes']}" in (generated / "model_data.h").read_text()
+    assert (sst2_run / d["app"] / "CMakeLists.txt").exists() and (generated / "tokenizer_data.cc").exists()
+    library = sst2_run / d["arduino"]
+    assert "name=EmbBERT_SST2" in (library / "library.properties").read_text()
+    assert (library / "src" / "model_data.cc").exists() and list((library / "examples").glob("*/*.ino"))
 
 
 def test_evaluate_prints_metrics_as_json_on_the_last_line(sst2_run, data_dir):

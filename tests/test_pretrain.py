@@ -120,7 +120,7 @@ def test_pretrain_pipeline_hands_backbone_and_vocabulary_to_finetuning(data_dir,
     proc = subprocess.run([sys.executable, "-m", "pipelines.pretrain", "--config", "test", "--output_dir", str(pre),
                            "--data_dir", data_dir, "--corpus_chars", "400000", "--vocab_chars", "400000",
                            "--steps", "40", "--steps_per_epoch", "20", "--eval_batches", "2",
-                           "--pretrain_seq_len", "32", "--batch_size", "16"],
+                           "--pretrain_seq_len", "32", "--batch_size", "16", "--residual"],
                           capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((pre / "metrics.json").read_text())
@@ -136,3 +136,5 @@ def test_pretrain_pipeline_hands_backbone_and_vocabulary_to_finetuning(data_dir,
     assert (ft / "vocab.txt").read_text() == (pre / "vocab.txt").read_text()
     info = json.loads((ft / "config.json").read_text())
     assert info["pretrained"] == str(pre) and info["finetune"]["learning_rate"] == 1e-4
+    # The backbone was trained with the identity residual; fine-tuning keeps that block form by default.
+    assert info["model"]["residual"] is True

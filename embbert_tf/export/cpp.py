@@ -12,8 +12,8 @@ from embbert_tf.tokenizer import Tokenizer
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
 
-def render(name: str, **values) -> str:
-    with open(os.path.join(TEMPLATES, name + ".tmpl")) as f:
+def render(template: str, /, **values) -> str:
+    with open(os.path.join(TEMPLATES, template + ".tmpl")) as f:
         return string.Template(f.read()).substitute(values)
 
 
