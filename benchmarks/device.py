@@ -117,11 +117,18 @@ def bench_model(model_dir, work, sentences):
         proc = subprocess.run([os.path.join(project, "scripts", "run.sh"), "--board", board, "--plugin", spec, elf,
                                "--raw"], input=text, capture_output=True, text=True, timeout=3600)
         counts = [int(c) for c in re.findall(r"instructions=(\d+)", proc.stdout + proc.stderr)]
+        # The smallest arena this build (32-bit pointers, these kernels' scratch buffers) allocates in.
+        found = subprocess.run([os.path.join(project, "scripts", "run.sh"), "--board", board, elf, "--find-arena"],
+                               capture_output=True, text=True, timeout=600).stdout.split()
         outputs = raw_outputs("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("insn_count")))
         result["boards"][name] = {"board": board, "kernels": kernels, "instructions_per_invoke": int(np.median(counts)),
                                   "instructions_min_max": [min(counts), max(counts)], "invokes": len(counts),
                                   "bit_exact_with_python_tflm": bool(outputs.shape == want.shape and (outputs == want).all()),
+                                  "min_arena_bytes": int(found[-1]) if found and found[-1].isdigit() else None,
                                   **size(elf)}
+        if result["boards"][name]["min_arena_bytes"]:
+            result["boards"][name]["model_plus_min_arena_bytes"] = (export["model_bytes"]
+                                                                    + result["boards"][name]["min_arena_bytes"])
     for m, ref, opt in (("M55", "M55 reference", "M55 CMSIS-NN"), ("M4", "M4 reference", "M4 CMSIS-NN")):
         r, o = result["boards"].get(ref, {}), result["boards"].get(opt, {})
         if "instructions_per_invoke" in r and "instructions_per_invoke" in o:
@@ -132,7 +139,10 @@ def bench_model(model_dir, work, sentences):
 def markdown(results):
     lines = ["# EmbBERT on the device: x86 host and Cortex-M under QEMU", "",
              "Instruction counts are those executed inside `Invoke()` (QEMU TCG plugin between two marker "
-             "functions; they repeat exactly). Flash = text + data, RAM = data + bss (the arena is static).", ""]
+             "functions; they repeat exactly). App flash = text + data, app RAM = data + bss (the whole program: "
+             "model, TFLM, tokenizer tables, the static arena of kTensorArenaSize, stack and heap). The smallest "
+             "arena is what `embbert_app --find-arena` finds on that build (32-bit pointers, that build's "
+             "kernels); the model + smallest arena column is the memory EmbBERT itself needs there.", ""]
     for r in results:
         lines += [f"## {r['task']} model, L = {r['sequence_length']} ({r['model_bytes']:,} B model, "
                   f"{r['arena_bytes']:,} B arena)", ""]
@@ -140,13 +150,16 @@ def markdown(results):
             lines.append(f"x86 host app, reference kernels: {r['host']['median_ms_per_classify']:.2f} ms per "
                          f"Classify() (tokenize + Invoke; median over sentences of the median of 20 runs); "
                          f"bit-exact with the Python TFLM interpreter: {r['host']['bit_exact']}.")
-        lines += ["", "| board | kernels | instructions / invoke | flash B | RAM B | bit-exact |", "|---|---|---|---|---|---|"]
+        lines += ["", "| board | kernels | instructions / invoke | app flash B | app RAM B | smallest arena B | "
+                  "model + smallest arena B | bit-exact |", "|---|---|---|---|---|---|---|---|"]
         for name, b in r["boards"].items():
             if "skipped" in b:
-                lines.append(f"| {name} | – | skipped: {b['skipped']} | | | |")
+                lines.append(f"| {name} | – | skipped: {b['skipped']} | | | | | |")
             else:
+                arena = b.get("min_arena_bytes")
+                memory = f"{arena:,} | **{b['model_plus_min_arena_bytes']:,}**" if arena else "– | –"
                 lines.append(f"| {name} | {b['kernels']} | {b['instructions_per_invoke']:,} | {b['flash']:,} | "
-                             f"{b['ram']:,} | {b['bit_exact_with_python_tflm']} |")
+                             f"{b['ram']:,} | {memory} | {b['bit_exact_with_python_tflm']} |")
         for m in ("M55", "M4"):
             if f"{m}_cmsis_nn_speedup" in r:
                 lines.append(f"\n{m}: CMSIS-NN executes {r[f'{m}_cmsis_nn_speedup']:.1f}× fewer instructions than the "

@@ -14,6 +14,8 @@ extern void initialise_monitor_handles(void);
  * __libc_init_array/__libc_fini_array. */
 void _init(void) {}
 void _fini(void) {}
+/* ... and crtbegin.o's __dso_handle, which C++ function-local statics with destructors refer to. */
+void* __dso_handle = 0;
 
 static void semihost_write0(const char* s) {
   register uint32_t r0 __asm__("r0") = 0x04; /* SYS_WRITE0 */
