@@ -64,9 +64,24 @@ def raw_outputs(stdout):
 
 def plugin(work):
     lib = os.path.join(work, "libinsncount.so")
-    if not os.path.exists(lib):
+    source = os.path.join(ROOT, "tflm_app", "plugins", "insn_count.c")
+    if not os.path.exists(lib) or os.path.getmtime(lib) < os.path.getmtime(source):
         sh(["cc", "-O2", "-shared", "-fPIC", os.path.join(ROOT, "tflm_app", "plugins", "insn_count.c"), "-o", lib])
     return lib
+
+
+def by_op(tflite, per_op):
+    """Instructions of the first Invoke by op type, largest first ({} if the counts do not match the ops)."""
+    from embbert_tf import flatbuffer
+
+    model = flatbuffer.read(tflite)
+    names = [flatbuffer.op_name(model, op) for op in model.subgraphs[0].operators]
+    if len(names) != len(per_op):
+        return {}
+    totals = {}
+    for name, count in zip(names, per_op):
+        totals[name] = totals.get(name, 0) + count
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
 def symbol(elf, name):
@@ -113,18 +128,26 @@ def bench_model(model_dir, work, sentences):
         b = os.path.join(work, f"build_{var}")
         build(project, b, t, target)
         elf = os.path.join(b, "embbert_app.elf")
-        spec = f"{plugin(work)},begin={symbol(elf, 'embbert_invoke_begin'):#x},end={symbol(elf, 'embbert_invoke_end'):#x}"
+        spec = (f"{plugin(work)},begin={symbol(elf, 'embbert_invoke_begin'):#x},end={symbol(elf, 'embbert_invoke_end'):#x},"
+                f"op_begin={symbol(elf, 'embbert_op_begin'):#x},op_end={symbol(elf, 'embbert_op_end'):#x}")
         proc = subprocess.run([os.path.join(project, "scripts", "run.sh"), "--board", board, "--plugin", spec, elf,
                                "--raw"], input=text, capture_output=True, text=True, timeout=3600)
-        counts = [int(c) for c in re.findall(r"instructions=(\d+)", proc.stdout + proc.stderr)]
+        counts = [int(c) for c in re.findall(r"invoke=\d+ instructions=(\d+)", proc.stdout + proc.stderr)]
+        per_op = [int(c) for c in re.findall(r"op=\d+ instructions=(\d+)", proc.stdout + proc.stderr)]
         # The smallest arena this build (32-bit pointers, these kernels' scratch buffers) allocates in.
         found = subprocess.run([os.path.join(project, "scripts", "run.sh"), "--board", board, elf, "--find-arena"],
                                capture_output=True, text=True, timeout=600).stdout.split()
-        outputs = raw_outputs("\n".join(l for l in proc.stdout.splitlines() if not l.startswith("insn_count")))
+        lines = [l for l in proc.stdout.splitlines() if not l.startswith("insn_count")]
+        errors = [l for l in lines if l.startswith("error")]
+        if errors or proc.returncode:
+            raise SystemExit(f"{name} on {board} failed (exit {proc.returncode}): "
+                             f"{(errors or [proc.stderr.strip()[-500:]])[0]}")
+        outputs = raw_outputs("\n".join(lines))
         result["boards"][name] = {"board": board, "kernels": kernels, "instructions_per_invoke": int(np.median(counts)),
                                   "instructions_min_max": [min(counts), max(counts)], "invokes": len(counts),
                                   "bit_exact_with_python_tflm": bool(outputs.shape == want.shape and (outputs == want).all()),
                                   "min_arena_bytes": int(found[-1]) if found and found[-1].isdigit() else None,
+                                  "instructions_by_op": by_op(run.tflite(), per_op),
                                   **size(elf)}
         if result["boards"][name]["min_arena_bytes"]:
             result["boards"][name]["model_plus_min_arena_bytes"] = (export["model_bytes"]
@@ -160,10 +183,26 @@ def markdown(results):
                 memory = f"{arena:,} | **{b['model_plus_min_arena_bytes']:,}**" if arena else "– | –"
                 lines.append(f"| {name} | {b['kernels']} | {b['instructions_per_invoke']:,} | {b['flash']:,} | "
                              f"{b['ram']:,} | {memory} | {b['bit_exact_with_python_tflm']} |")
+        boards = [(n, b) for n, b in r["boards"].items() if b.get("instructions_by_op")]
+        if boards:
+            ops = list(boards[0][1]["instructions_by_op"])
+            lines += ["", "Instructions of one Invoke by op type (the first sentence):", "",
+                      "| op | " + " | ".join(n for n, _ in boards) + " |", "|---|" + "---|" * len(boards)]
+            for op in ops:
+                lines.append(f"| {op} | " + " | ".join(f"{b['instructions_by_op'].get(op, 0):,}" for _, b in boards) + " |")
         for m in ("M55", "M4"):
             if f"{m}_cmsis_nn_speedup" in r:
                 lines.append(f"\n{m}: CMSIS-NN executes {r[f'{m}_cmsis_nn_speedup']:.1f}× fewer instructions than the "
                              "reference kernels.")
+                ref, opt = r["boards"][f"{m} reference"], r["boards"][f"{m} CMSIS-NN"]
+                a, b = ref.get("instructions_by_op"), opt.get("instructions_by_op")
+                if a and b:
+                    # Ops CMSIS-NN does not speed up (within 10 %) bound the speed-up, whatever the rest does.
+                    slow = {op: b[op] for op in b if b[op] >= 0.9 * a.get(op, 0) and b[op] > 0.01 * sum(b.values())}
+                    lines.append(f"Ops not faster with CMSIS-NN ({', '.join(slow)}) take "
+                                 f"{100 * sum(slow.values()) / sum(b.values()):.0f} % of its Invoke; with them "
+                                 f"unchanged, no speed-up of the other ops can exceed "
+                                 f"{sum(a.values()) / sum(slow.values()):.1f}×.")
         lines.append("")
     return "\n".join(lines)
 

@@ -4,6 +4,8 @@
  *
  *   qemu-system-arm ... -plugin ./libinsncount.so,begin=0x1234,end=0x1250 -d plugin
  * prints one line per Invoke:  insn_count invoke=<n> instructions=<count>
+ * With op_begin=ADDR,op_end=ADDR too (embbert_op_begin / embbert_op_end, called around every op), it also
+ * prints, for the first Invoke, one line per op in execution order:  insn_count op=<k> instructions=<count>
  *
  * Build: cc -O2 -shared -fPIC insn_count.c -o libinsncount.so  [-I<dir with QEMU's qemu-plugin.h>]
  */
@@ -44,10 +46,10 @@ void qemu_plugin_outs(const char* string);
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-static uint64_t begin_addr, end_addr; /* Thumb bit cleared */
+static uint64_t begin_addr, end_addr, op_begin_addr, op_end_addr; /* Thumb bit cleared */
 static int counting;
-static uint64_t count;
-static unsigned invokes;
+static uint64_t count, op_start;
+static unsigned invokes, ops;
 
 /* Whole translation blocks are counted; the markers start their own blocks (they are call targets). */
 static void on_tb(unsigned int vcpu, void* n_insns) {
@@ -59,6 +61,20 @@ static void on_begin(unsigned int vcpu, void* unused) {
   (void)vcpu, (void)unused;
   counting = 1;
   count = 0;
+  ops = 0;
+}
+
+static void on_op_begin(unsigned int vcpu, void* unused) {
+  (void)vcpu, (void)unused;
+  op_start = count;
+}
+
+static void on_op_end(unsigned int vcpu, void* unused) {
+  char line[96];
+  (void)vcpu, (void)unused;
+  if (!counting || invokes > 0) return;
+  snprintf(line, sizeof line, "insn_count op=%u instructions=%" PRIu64 "\n", ops++, count - op_start);
+  qemu_plugin_outs(line);
 }
 
 static void on_end(unsigned int vcpu, void* unused) {
@@ -78,6 +94,12 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb* tb) {
     uint64_t pc = qemu_plugin_insn_vaddr(insn);
     if (pc == begin_addr) qemu_plugin_register_vcpu_insn_exec_cb(insn, on_begin, QEMU_PLUGIN_CB_NO_REGS, NULL);
     if (pc == end_addr) qemu_plugin_register_vcpu_insn_exec_cb(insn, on_end, QEMU_PLUGIN_CB_NO_REGS, NULL);
+    if (op_begin_addr && pc == op_begin_addr) {
+      qemu_plugin_register_vcpu_insn_exec_cb(insn, on_op_begin, QEMU_PLUGIN_CB_NO_REGS, NULL);
+    }
+    if (op_end_addr && pc == op_end_addr) {
+      qemu_plugin_register_vcpu_insn_exec_cb(insn, on_op_end, QEMU_PLUGIN_CB_NO_REGS, NULL);
+    }
   }
 }
 
@@ -86,6 +108,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
   for (int i = 0; i < argc; ++i) {
     if (strncmp(argv[i], "begin=", 6) == 0) begin_addr = strtoull(argv[i] + 6, NULL, 0) & ~1ull;
     if (strncmp(argv[i], "end=", 4) == 0) end_addr = strtoull(argv[i] + 4, NULL, 0) & ~1ull;
+    if (strncmp(argv[i], "op_begin=", 9) == 0) op_begin_addr = strtoull(argv[i] + 9, NULL, 0) & ~1ull;
+    if (strncmp(argv[i], "op_end=", 7) == 0) op_end_addr = strtoull(argv[i] + 7, NULL, 0) & ~1ull;
   }
   if (begin_addr == 0 || end_addr == 0) {
     fprintf(stderr, "insn_count: pass begin=ADDR,end=ADDR (the marker functions' addresses)\n");

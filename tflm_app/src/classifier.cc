@@ -7,6 +7,8 @@
 // executed between them (plugins/insn_count.c), as QEMU's Cortex-M boards have no cycle counter.
 extern "C" __attribute__((noinline)) void embbert_invoke_begin() { __asm__ volatile(""); }
 extern "C" __attribute__((noinline)) void embbert_invoke_end() { __asm__ volatile(""); }
+extern "C" __attribute__((noinline)) void embbert_op_begin() { __asm__ volatile(""); }
+extern "C" __attribute__((noinline)) void embbert_op_end() { __asm__ volatile(""); }
 
 namespace embbert {
 
@@ -34,6 +36,13 @@ const char* StatusString(Status status) {
   return "unknown status";
 }
 
+uint32_t OpMarkers::BeginEvent(const char*) {
+  embbert_op_begin();
+  return 0;
+}
+
+void OpMarkers::EndEvent(uint32_t) { embbert_op_end(); }
+
 Classifier::Classifier() : ops_registered_(RegisterOps(resolver_) == kTfLiteOk) {}
 
 Classifier::~Classifier() {
@@ -57,7 +66,7 @@ Status Classifier::Init(const unsigned char* model_data, uint8_t* arena, size_t 
       return Status::kOpMissing;
     }
   }
-  interpreter_ = new (storage_) tflite::MicroInterpreter(model, resolver_, arena, arena_size);
+  interpreter_ = new (storage_) tflite::MicroInterpreter(model, resolver_, arena, arena_size, nullptr, &markers_);
   if (interpreter_->AllocateTensors() != kTfLiteOk) {
     interpreter_->~MicroInterpreter();
     interpreter_ = nullptr;

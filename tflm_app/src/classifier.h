@@ -43,6 +43,15 @@ struct Result {
   int num_tokens = 0;              // ids used, [CLS] and [SEP] included
 };
 
+// Calls two marker functions around every op the interpreter runs, so that an instruction-counting
+// QEMU plugin (plugins/insn_count.c) can attribute the count of an Invoke to each op. Costs a few
+// instructions per op.
+class OpMarkers : public tflite::MicroProfilerInterface {
+ public:
+  uint32_t BeginEvent(const char* tag) override;
+  void EndEvent(uint32_t event_handle) override;
+};
+
 class Classifier {
  public:
   Classifier();
@@ -61,6 +70,7 @@ class Classifier {
 
  private:
   OpResolver resolver_;
+  OpMarkers markers_;
   bool ops_registered_;
   alignas(tflite::MicroInterpreter) unsigned char storage_[sizeof(tflite::MicroInterpreter)];
   tflite::MicroInterpreter* interpreter_ = nullptr;
