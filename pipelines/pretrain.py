@@ -136,9 +136,31 @@ def run(output_dir: str, config_name: str = "embbert", data_dir: str | None = No
         model = P.build_pretraining_model(config, seq_len)
         P.compile_pretraining(model, learning_rate, weight_decay)
 
+    metrics_path = os.path.join(output_dir, "metrics.json")
+    before = artifacts.read_json(metrics_path).get("wall_seconds", 0) if resume and os.path.exists(metrics_path) else 0
+    hardware = (f"{platform.machine()}, {os.cpu_count()} cores, {len(tf.config.list_physical_devices('GPU'))} GPU, "
+                f"strategy {strategy} ({strat.num_replicas_in_sync} replicas)")
+
+    def write_metrics() -> dict:
+        history = T.read_history(output_dir)
+        last = history[-1] if history else {}
+        metrics = {
+            "epochs": len(history), "steps": len(history) * steps_per_epoch,
+            "tokens": len(history) * steps_per_epoch * batch_size * seq_len,
+            "wall_seconds": round(before + time.time() - started, 1),
+            "held_out_mlm_loss": last.get("val_mlm_loss"), "held_out_mlm_accuracy": last.get("val_mlm_accuracy"),
+            "held_out_nsp_accuracy": last.get("val_nsp_accuracy") if nsp else None,
+            "hardware": hardware,
+        }
+        artifacts.write_json(metrics_path, metrics)
+        return metrics
+
     class Export(keras.callbacks.Callback):
+        """After every epoch: the backbone and the metrics so far, so a stopped run has both."""
+
         def on_epoch_end(self, epoch, logs=None):
             export_backbone(self.model, config, os.path.join(output_dir, BACKBONE))
+            write_metrics()
 
     epochs = max(1, steps // steps_per_epoch)
     if T.has_backup(output_dir) and not resume:
@@ -149,21 +171,7 @@ def run(output_dir: str, config_name: str = "embbert", data_dir: str | None = No
                          keras.callbacks.CSVLogger(os.path.join(output_dir, T.HISTORY), append=True),
                          keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), update_freq=100),
                          Export()])
-    history = T.read_history(output_dir)
-    last = history[-1] if history else {}
-    metrics_path = os.path.join(output_dir, "metrics.json")
-    before = artifacts.read_json(metrics_path).get("wall_seconds", 0) if resume and os.path.exists(metrics_path) else 0
-    metrics = {
-        "epochs": len(history), "steps": len(history) * steps_per_epoch,
-        "tokens": len(history) * steps_per_epoch * batch_size * seq_len,
-        "wall_seconds": round(before + time.time() - started, 1),
-        "held_out_mlm_loss": last.get("val_mlm_loss"), "held_out_mlm_accuracy": last.get("val_mlm_accuracy"),
-        "held_out_nsp_accuracy": last.get("val_nsp_accuracy") if nsp else None,
-        "hardware": f"{platform.machine()}, {os.cpu_count()} cores, "
-                    f"{len(tf.config.list_physical_devices('GPU'))} GPU, strategy {strategy} "
-                    f"({strat.num_replicas_in_sync} replicas)",
-    }
-    artifacts.write_json(metrics_path, metrics)
+    metrics = write_metrics()
     print(f"[pretrain] {metrics['steps']} steps; held-out MLM accuracy {metrics['held_out_mlm_accuracy']}")
     return metrics
 
