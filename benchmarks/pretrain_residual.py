@@ -39,8 +39,9 @@ def main(argv):
         out = os.path.join(FLAGS.work_dir, key)
         path = os.path.join(out, "metrics.json")
         if not (os.path.exists(path) and json.load(open(path))["steps"] >= FLAGS.bench_steps):
-            pretrain.run(out, "embbert", vocab=FLAGS.vocab or "models/pretrained/vocab.txt", steps=FLAGS.bench_steps, seed=FLAGS.bench_seed,
-                         config_overrides=overrides, resume=T.has_backup(out), verbose=2, **SETTINGS)
+            pretrain.run(out, "embbert", vocab=FLAGS.vocab or "models/pretrained/vocab.txt", steps=FLAGS.bench_steps,
+                         seed=FLAGS.bench_seed, config_overrides=overrides, resume=T.has_backup(out), verbose=2,
+                         **SETTINGS)
         history = T.read_history(out)
         results["runs"][key] = {"label": label, **json.load(open(path)),
                                 "held_out_mlm_accuracy_by_epoch": [h["val_mlm_accuracy"] for h in history],
