@@ -13,7 +13,6 @@ Python TFLM interpreter. Results: benchmarks/results/device.json and device.md.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -24,7 +23,8 @@ import tempfile
 import numpy as np
 from absl import app, flags
 
-from embbert_tf import artifacts, data as D, inputs, micro
+from benchmarks import write_results
+from embbert_tf import artifacts, data as D, flatbuffer, inputs, micro
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("model", ["models/sst2"], "Run directories (or shipped model folders) to benchmark.")
@@ -72,8 +72,6 @@ def plugin(work):
 
 def by_op(tflite, per_op):
     """Instructions of the first Invoke by op type, largest first ({} if the counts do not match the ops)."""
-    from embbert_tf import flatbuffer
-
     model = flatbuffer.read(tflite)
     names = [flatbuffer.op_name(model, op) for op in model.subgraphs[0].operators]
     if len(names) != len(per_op):
@@ -226,13 +224,7 @@ def main(argv):
     work = FLAGS.work_dir or tempfile.mkdtemp(prefix="embbert_device_")
     models = list(FLAGS.model) + [d for d in (at_256(m, work) for m in FLAGS.model) if d]
     results = [bench_model(m, work, FLAGS.sentences) for m in models]
-    os.makedirs(FLAGS.results_dir, exist_ok=True)
-    with open(os.path.join(FLAGS.results_dir, "device.json"), "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    with open(os.path.join(FLAGS.results_dir, "device.md"), "w") as f:
-        f.write(markdown(results))
-    print(markdown(results))
+    write_results(FLAGS.results_dir, "device", results, markdown(results))
 
 
 if __name__ == "__main__":

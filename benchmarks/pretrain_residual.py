@@ -13,6 +13,7 @@ import os
 
 from absl import app, flags
 
+from benchmarks import write_results
 from embbert_tf import train as T
 from pipelines import common  # noqa: F401  (defines --vocab and the shared flags)
 
@@ -46,11 +47,6 @@ def main(argv):
         results["runs"][key] = {"label": label, **json.load(open(path)),
                                 "held_out_mlm_accuracy_by_epoch": [h["val_mlm_accuracy"] for h in history],
                                 "held_out_mlm_loss_by_epoch": [h["val_mlm_loss"] for h in history]}
-    os.makedirs(FLAGS.results_dir, exist_ok=True)
-    base = os.path.join(FLAGS.results_dir, "pretrain_residual")
-    with open(base + ".json", "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
     per = SETTINGS["steps_per_epoch"]
     lines = ["# Masked-LM pre-training: reference block vs identity residual", "",
              f"`embbert` config, Wikipedia sample, L = {SETTINGS['seq_len']}, batch {SETTINGS['batch_size']}, "
@@ -64,8 +60,7 @@ def main(argv):
               "block, whose output replaces its input, stays there for the whole budget; with the identity "
               "residual the same model leaves it within the first 500 steps. (A longer reference-block run, L = 128, lr 5e-4, was still at "
               "4.7 % after 3,000 steps.)", ""]
-    with open(base + ".md", "w") as f:
-        f.write("\n".join(lines))
+    write_results(FLAGS.results_dir, "pretrain_residual", results, "\n".join(lines))
 
     import matplotlib
 
@@ -81,8 +76,7 @@ def main(argv):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(base + ".png", dpi=120)
-    print("\n".join(lines))
+    fig.savefig(os.path.join(FLAGS.results_dir, "pretrain_residual.png"), dpi=120)
 
 
 if __name__ == "__main__":

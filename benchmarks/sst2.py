@@ -18,6 +18,8 @@ import time
 
 from absl import app, flags
 
+from benchmarks import write_results
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", "runs/benchmark_sst2", "Where the pipeline run goes (not committed).")
 flags.DEFINE_string("results_dir", "benchmarks/results", "Where the summary goes (committed).")
@@ -116,15 +118,9 @@ def main(argv):
     if FLAGS.reuse:
         minutes = sum(report["timings"].values()) / 60
     summary = summarise(report, minutes)
-    os.makedirs(FLAGS.results_dir, exist_ok=True)
-    with open(os.path.join(FLAGS.results_dir, "sst2.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    with open(os.path.join(FLAGS.results_dir, "sst2.md"), "w") as f:
-        f.write(markdown(summary))
+    write_results(FLAGS.results_dir, "sst2", summary, markdown(summary))
     for name in ("memory", "training"):
         shutil.copyfile(os.path.join(FLAGS.run_dir, f"{name}.png"), os.path.join(FLAGS.results_dir, f"sst2_{name}.png"))
-    print(markdown(summary))
 
 
 if __name__ == "__main__":

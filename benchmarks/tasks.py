@@ -19,6 +19,8 @@ import sys
 
 from absl import app, flags
 
+from benchmarks import write_results
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("tasks", ["sst2", "cola", "mrpc", "stsb", "rte", "imdb", "emotion", "cyberbullying", "limit",
                             "nlu"], "Tasks to run.")
@@ -110,13 +112,7 @@ def main(argv):
                 print("[tasks]", " ".join(cmd), flush=True)
                 subprocess.run(cmd, check=True)
     result = collect(FLAGS.label, FLAGS.tasks)
-    os.makedirs(FLAGS.results_dir, exist_ok=True)
-    with open(os.path.join(FLAGS.results_dir, f"tasks_{FLAGS.label}.json"), "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    with open(os.path.join(FLAGS.results_dir, f"tasks_{FLAGS.label}.md"), "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    write_results(FLAGS.results_dir, f"tasks_{FLAGS.label}", result, markdown(result))
 
 
 if __name__ == "__main__":

@@ -68,16 +68,20 @@ def smallest_footprint(data: bytes, ids: np.ndarray, chunks=(1, 2, 4, 8)) -> byt
     for c in chunks:
         if length % c or (c > 1 and length // c < 16):
             continue
-        candidate = smallest_arena_order(flatbuffer.chunk_attention(data, c), ids)
-        total = len(candidate) + micro.minimal_arena(candidate, ids)
-        if best is None or total < best[0]:
-            best = (total, candidate)
+        arena, candidate = _smallest_arena(flatbuffer.chunk_attention(data, c), ids)
+        if best is None or len(candidate) + arena < best[0]:
+            best = (len(candidate) + arena, candidate)
     return best[1]
 
 
 def smallest_arena_order(data: bytes, ids: np.ndarray) -> bytes:
     """Re-order operators for the smallest TFLM arena: the converter's order and the best candidate orders
     by simulated liveness are each measured on the TFLM interpreter, and the smallest arena wins."""
+    return _smallest_arena(data, ids)[1]
+
+
+def _smallest_arena(data: bytes, ids: np.ndarray) -> tuple[int, bytes]:
+    """(arena, flatbuffer) of smallest_arena_order."""
     schedule = flatbuffer.Schedule(data)
     best = None
     for order in schedule.candidates():
@@ -85,4 +89,4 @@ def smallest_arena_order(data: bytes, ids: np.ndarray) -> bytes:
         arena = micro.minimal_arena(candidate, ids)
         if best is None or arena < best[0]:
             best = (arena, candidate)
-    return best[1]
+    return best

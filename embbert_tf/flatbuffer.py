@@ -332,9 +332,9 @@ def chunk_attention(data: bytes, chunks: int) -> bytes:
         split_options = fb.SplitOptionsT()
         split_options.numSplits = chunks
         split.builtinOptionsType, split.builtinOptions = fb.BuiltinOptions.SplitOptions, split_options
+        s_shape = [1, size, int(sg.tensors[s_out].shape[2])]
         pieces, new_ops = [], [split]
         for c, q_c in enumerate(q_blocks):
-            s_shape = [1, size, int(sg.tensors[s_out].shape[2])]
             # The first block takes over the replaced ops' tensors: TFLM rejects tensors no op uses.
             s_c, m_c, p_c = (_activation_like(model, int(t), s_shape, reuse=c == 0)
                              for t in (s_out, add.outputs[0], softmax.outputs[0]))

@@ -23,17 +23,19 @@ from embbert_tf.errors import UserError
 from embbert_tf.export import cpp
 
 FLAGS = flags.FLAGS
+# Scratch buffers of optimized kernels: CMSIS-NN needed up to 1,968 B more than the x86 measurement
+# (benchmarks/results/device.md).
+ARENA_MARGIN = 4096
 flags.DEFINE_string("arduino", None, "Also write an Arduino library (Arduino 1.5 layout) into this folder.")
-flags.DEFINE_integer("arena_margin", 4096, "Bytes added to the measured arena in kTensorArenaSize for the "
-                     "scratch buffers of optimized kernels: CMSIS-NN needed up to 1,968 B more than the x86 "
-                     "measurement (benchmarks/results/device.md); `embbert_app --find-arena` gives a build's exact need.")
+flags.DEFINE_integer("arena_margin", ARENA_MARGIN, "Bytes added to the measured arena in kTensorArenaSize for "
+                     "optimized kernels' scratch buffers; `embbert_app --find-arena` gives a build's exact need.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP_TEMPLATE = os.path.join(ROOT, "tflm_app")
 GENERATED = "generated"
 
 
-def generate(run_dir: str, arena_margin: int = 4096) -> tuple[dict[str, str], dict]:
+def generate(run_dir: str, arena_margin: int = ARENA_MARGIN) -> tuple[dict[str, str], dict]:
     """{file: contents} of the generated sources, and a summary (bytes, arena, ops)."""
     run = artifacts.Run(run_dir)
     tflite = run.tflite()
@@ -63,7 +65,7 @@ def generate(run_dir: str, arena_margin: int = 4096) -> tuple[dict[str, str], di
     return files, summary
 
 
-def export_app(run_dir: str, output_dir: str, arena_margin: int = 4096) -> dict:
+def export_app(run_dir: str, output_dir: str, arena_margin: int = ARENA_MARGIN) -> dict:
     files, summary = generate(run_dir, arena_margin)
     if os.path.abspath(output_dir) == os.path.abspath(APP_TEMPLATE):
         raise UserError("--output_dir must not be the tflm_app/ template itself")
