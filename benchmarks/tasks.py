@@ -71,12 +71,34 @@ def collect(label, tasks):
             "memory_bytes": reports[0]["memory"]["measured"][0]["total_bytes"],
             "sequence_length": reports[0]["sequence_length"],
             "pretrained": reports[0].get("pretrained"),
+            "model": {k: reports[0]["model"][k] for k in ("name", "residual", "pooling")},
+            "backbone": backbone(reports[0].get("pretrained")),
         }
     tiny = [t for t in TINYNLP if t in rows]
     summary = {}
     if len(tiny) == len(TINYNLP):
         summary["tinynlp_avg"] = {k: statistics.mean(rows[t][k] for t in tiny) for k in ("float", "tflm", "paper_fp32", "paper_q")}
     return {"label": label, "rows": rows, "summary": summary}
+
+
+def backbone(path):
+    """What a pre-trained starting point was: steps, tokens and whether NSP was on (None from scratch)."""
+    if not path:
+        return None
+    with open(os.path.join(path, "config.json")) as f:
+        config = json.load(f)
+    with open(os.path.join(path, "metrics.json")) as f:
+        metrics = json.load(f)
+    return {"path": path, "steps": metrics["steps"], "tokens": metrics["tokens"], "nsp": config["nsp"],
+            "held_out_mlm_accuracy": metrics["held_out_mlm_accuracy"]}
+
+
+def describe(row):
+    """One line saying how a row's model was made: block, pooling, starting point."""
+    m, b = row["model"], row["backbone"]
+    start = (f"pre-trained {b['steps']:,} steps, MLM{' + NSP' if b['nsp'] else ' only'}" if b else "scratch")
+    return (f"{m['name']}, {'residual' if m['residual'] else 'reference'} block, "
+            f"{'position-0' if m['pooling'] == 'cls' else 'mean'} pooling, {start}")
 
 
 def markdown(result):
@@ -111,8 +133,84 @@ def main(argv):
                        "--measure_l256=false", *resume, *FLAGS.extra]
                 print("[tasks]", " ".join(cmd), flush=True)
                 subprocess.run(cmd, check=True)
-    result = collect(FLAGS.label, FLAGS.tasks)
+    result = collect(FLAGS.label, list(PAPER))  # every task this label has run, not only this call's
     write_results(FLAGS.results_dir, f"tasks_{FLAGS.label}", result, markdown(result))
+    overview(FLAGS.results_dir)
+
+
+def overview(results_dir):
+    """SST-2 across every label (the ablations) and accuracy versus memory: tasks_overview.{json,md,png}."""
+    results = []
+    for name in sorted(os.listdir(results_dir)):
+        if name.startswith("tasks_") and name.endswith(".json") and name != "tasks_overview.json":
+            with open(os.path.join(results_dir, name)) as f:
+                results.append(json.load(f))
+    sst2 = [{"label": r["label"], "setting": describe(r["rows"]["sst2"]), **r["rows"]["sst2"]}
+            for r in results if "sst2" in r["rows"]]
+    sst2.sort(key=lambda r: -r["tflm"])
+    lines = ["# SST-2 across settings (ablations) and accuracy versus memory", "",
+             "Every `benchmarks.tasks` label that has an SST-2 run; accuracy on the validation split (872), int8 = "
+             "the fully-int8 model on the TFLM reference. Memory = flatbuffer + measured arena at the run's "
+             "sequence length.", "",
+             "| label | setting | runs | float | **int8 TFLM** | flash+arena |", "|---|---|---|---|---|---|"]
+    for r in sst2:
+        lines.append(f"| {r['label']} | {r['setting']} | {r['runs']} | {r['float']:.2f} | **{r['tflm']:.2f}** | "
+                     f"{r['memory_bytes'] / 1000:.0f} kB (L={r['sequence_length']}) |")
+    if sst2:
+        lines += ["", f"Beside them: TF-IDF + logistic regression {sst2[0]['baseline']:.2f}; paper EmbBERT fp32 "
+                      f"{PAPER['sst2'][1]:.2f} (1.95 MB), EmbBERT-Q {PAPER['sst2'][2]:.2f} (781 kB).",
+                  "", "![accuracy versus memory](tasks_overview.png)"]
+    write_results(results_dir, "tasks_overview", {"sst2": sst2}, "\n".join(lines) + "\n")
+    if sst2:
+        plot(sst2, next((r for r in results if r["label"] == "scratch"), None),
+             os.path.join(results_dir, "tasks_overview.png"))
+
+
+def plot(sst2, default, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1, 1.4]})
+    ax = axes[0]
+    for r in sst2:
+        ax.scatter(r["memory_bytes"] / 1000, r["tflm"], zorder=3)
+        ax.annotate(r["label"], (r["memory_bytes"] / 1000, r["tflm"]), fontsize=8, xytext=(4, 3),
+                    textcoords="offset points")
+    ax.scatter([1950, 781], [PAPER["sst2"][1], PAPER["sst2"][2]], marker="s", color="grey", zorder=3)
+    for x, y, t in ((1950, PAPER["sst2"][1], "paper EmbBERT fp32"), (781, PAPER["sst2"][2], "paper EmbBERT-Q")):
+        ax.annotate(t, (x, y), fontsize=8, xytext=(4, -10), textcoords="offset points", color="grey")
+    ax.set_xscale("log")
+    ax.set_xlim(min(200, min(r["memory_bytes"] / 1000 for r in sst2) * 0.8), 4000)
+    ax.set_xticks([250, 500, 1000, 2000])
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.axhline(sst2[0]["baseline"], ls="--", color="grey", lw=1)
+    ax.text(3900, sst2[0]["baseline"], "TF-IDF + LR ", va="bottom", ha="right", fontsize=8, color="grey")
+    ax.set_xlabel("memory: flash + arena (kB, log)")
+    ax.set_ylabel("SST-2 validation accuracy (%)")
+    ax.set_title("SST-2: int8 on TFLM vs memory")
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    if default:
+        tasks = list(default["rows"])
+        series = [("int8 TFLM (ours)", "tflm"), ("TF-IDF + LR", "baseline"), ("paper EmbBERT fp32", "paper_fp32"),
+                  ("paper EmbBERT-Q", "paper_q")]
+        width = 0.8 / len(series)
+        for i, (name, key) in enumerate(series):
+            ax.bar([j + (i - 1.5) * width for j in range(len(tasks))], [default["rows"][t][key] for t in tasks],
+                   width, label=name)
+        ax.set_xticks(range(len(tasks)))
+        ax.set_xticklabels([f"{t}\n({default['rows'][t]['metric']})" for t in tasks], fontsize=7)
+        ax.set_ylabel("metric (%)")
+        ax.set_title("every task, default setting (label scratch), seed 0")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

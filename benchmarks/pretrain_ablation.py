@@ -1,10 +1,14 @@
-"""Benchmark: does masked-LM pre-training learn with the reference block (no identity residual) and with
-the paper's skip connection (`--residual`)? Two short pre-trainings side by side, same data, seed and
-budget, one CPU thread each.
+"""Benchmark: pre-training ablations, side by side at the same data, seed and budget (one CPU thread each).
 
-    ./run python -m benchmarks.pretrain_residual [--work_dir runs/pretrain_ablation]
+- block form: does masked-LM learn with the reference block (no identity residual) and with the paper's skip
+  connection (`--residual`)?
+- next-sentence prediction: the residual block with and without the NSP loss (the reference code adds it).
 
-Finished runs in --work_dir are read back, not repeated. Results: benchmarks/results/pretrain_residual.{json,md,png}.
+    ./run python -m benchmarks.pretrain_ablation [--work_dir runs/pretrain_ablation]
+
+Finished runs in --work_dir are read back, not repeated. Results: benchmarks/results/pretrain_ablation.{json,md,png}.
+The SST-2 side of these ablations (fine-tuning each backbone) is a `benchmarks.tasks` row:
+`--label nsp_off --extra=--pretrained=runs/pretrain_ablation/r1_nonsp`.
 """
 from __future__ import annotations
 
@@ -21,12 +25,15 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("work_dir", "runs/pretrain_ablation", "Where the two pre-training runs go.")
 flags.DEFINE_integer("bench_steps", 3000, "Optimizer steps per run.")
 flags.DEFINE_integer("bench_seed", 0, "Seed of both runs.")
-flags.DEFINE_string("results_dir", "benchmarks/results", "Where pretrain_residual.* go.")
+flags.DEFINE_string("results_dir", "benchmarks/results", "Where pretrain_ablation.* go.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = {"seq_len": 64, "batch_size": 32, "steps_per_epoch": 250, "eval_batches": 5, "learning_rate": 1e-3,
-            "corpus_chars": 30_000_000, "nsp": True}
-VARIANTS = {"r0": ("reference block (no residual)", {}), "r1": ("identity residual (--residual)", {"residual": True})}
+            "corpus_chars": 30_000_000}
+# key: (label, config overrides, NSP)
+VARIANTS = {"r0": ("reference block (no residual), MLM + NSP", {}, True),
+            "r1": ("identity residual (--residual), MLM + NSP", {"residual": True}, True),
+            "r1_nonsp": ("identity residual (--residual), MLM only (--nonsp)", {"residual": True}, False)}
 
 
 def main(argv):
@@ -36,13 +43,13 @@ def main(argv):
 
     results = {"settings": {**SETTINGS, "steps": FLAGS.bench_steps, "seed": FLAGS.bench_seed, "config": "embbert"},
                "runs": {}}
-    for key, (label, overrides) in VARIANTS.items():
+    for key, (label, overrides, nsp) in VARIANTS.items():
         out = os.path.join(FLAGS.work_dir, key)
         path = os.path.join(out, "metrics.json")
         if not (os.path.exists(path) and json.load(open(path))["steps"] >= FLAGS.bench_steps):
             pretrain.run(out, "embbert", vocab=FLAGS.vocab or "models/pretrained/vocab.txt", steps=FLAGS.bench_steps,
-                         seed=FLAGS.bench_seed, config_overrides=overrides, resume=T.has_backup(out), verbose=2,
-                         **SETTINGS)
+                         seed=FLAGS.bench_seed, config_overrides=overrides, nsp=nsp, resume=T.has_backup(out),
+                         verbose=2, **SETTINGS)
         history = T.read_history(out)
         results["runs"][key] = {"label": label, **json.load(open(path)),
                                 "held_out_mlm_accuracy_by_epoch": [h["val_mlm_accuracy"] for h in history],
@@ -60,7 +67,7 @@ def main(argv):
               "block, whose output replaces its input, stays there for the whole budget; with the identity "
               "residual the same model leaves it within the first 500 steps. (A longer reference-block run, L = 128, lr 5e-4, was still at "
               "4.7 % after 3,000 steps.)", ""]
-    write_results(FLAGS.results_dir, "pretrain_residual", results, "\n".join(lines))
+    write_results(FLAGS.results_dir, "pretrain_ablation", results, "\n".join(lines))
 
     import matplotlib
 
@@ -76,7 +83,7 @@ def main(argv):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(FLAGS.results_dir, "pretrain_residual.png"), dpi=120)
+    fig.savefig(os.path.join(FLAGS.results_dir, "pretrain_ablation.png"), dpi=120)
 
 
 if __name__ == "__main__":
