@@ -73,6 +73,8 @@ def collect(label, tasks):
             "pretrained": reports[0].get("pretrained"),
             "model": {k: reports[0]["model"][k] for k in ("name", "residual", "pooling")},
             "backbone": backbone(reports[0].get("pretrained")),
+            "epochs": reports[0]["finetune"]["epochs"], "learning_rate": reports[0]["finetune"]["learning_rate"],
+            "int8": reports[0]["quantize"]["shipped"],
         }
     tiny = [t for t in TINYNLP if t in rows]
     summary = {}
@@ -98,7 +100,8 @@ def describe(row):
     m, b = row["model"], row["backbone"]
     start = (f"pre-trained {b['steps']:,} steps, MLM{' + NSP' if b['nsp'] else ' only'}" if b else "scratch")
     return (f"{m['name']}, {'residual' if m['residual'] else 'reference'} block, "
-            f"{'position-0' if m['pooling'] == 'cls' else 'mean'} pooling, {start}")
+            f"{'position-0' if m['pooling'] == 'cls' else 'mean'} pooling, {start}; {row['epochs']} epochs at lr "
+            f"{row['learning_rate']:g}, {row['int8'].upper()}")
 
 
 def markdown(result):
