@@ -98,6 +98,14 @@ class BestEpoch(keras.callbacks.Callback):
         return scores
 
 
+def early_stopping(metric: str, patience: int) -> tuple:
+    """Callbacks for `fit`: stop once `val_<metric>` (logged by BestEpoch) has not improved for `patience`
+    epochs; none when patience is 0. The best epoch's weights are kept either way."""
+    if patience <= 0:
+        return ()
+    return (keras.callbacks.EarlyStopping(monitor=f"val_{metric}", mode="max", patience=patience, verbose=1),)
+
+
 def fit(
     model: keras.Model,
     train_ids: np.ndarray,

@@ -149,7 +149,7 @@ def main(argv):
         epochs, lr = finetune.training_defaults(pretrained)
         finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
                      F.weight_decay, F.resume, F.vocab, F.train_limit, finetune.model_overrides(pretrained),
-                     F.lr_schedule, pretrained)
+                     F.lr_schedule, pretrained, patience=F.patience)
     timings["finetune"] = round(time.time() - started, 1)
     started = time.time()
     if not (F.resume and os.path.exists(os.path.join(out, "quantize.json"))):

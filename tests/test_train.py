@@ -69,3 +69,21 @@ def test_cosine_schedule_warms_up_and_decays():
     assert float(sched(6)) == pytest.approx(1e-3)
     assert float(sched(100)) == pytest.approx(0.0, abs=1e-9)
     assert T.learning_rate_schedule(1e-4) == 1e-4
+
+
+def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
+    model, ids, labels = _setup()
+    T.compile_for_task(model, False, 0.0, 0.0)  # learning rate 0: the validation metric never improves
+    result = _fit(model, ids, labels, str(tmp_path), 20, False, T.early_stopping("accuracy", 2))
+    assert [h["epoch"] for h in result["history"]] == [0, 1, 2]  # the first epoch, then 2 without gain
+    assert result["best_epoch"] == 0
+    assert T.early_stopping("accuracy", 0) == ()
+
+
+def test_small_datasets_get_more_epochs_from_scratch():
+    from pipelines.finetune import MAX_EPOCHS, MIN_SCRATCH_STEPS, default_epochs
+
+    assert default_epochs(67_349, 32) == 6  # SST-2: 2,105 steps an epoch, the 6 epochs it always had
+    assert default_epochs(16_000, 32) == 24  # emotion: 500 steps an epoch
+    assert default_epochs(16_000, 32) * 500 >= MIN_SCRATCH_STEPS
+    assert default_epochs(500, 32) == MAX_EPOCHS
