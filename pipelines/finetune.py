@@ -30,6 +30,8 @@ flags.DEFINE_integer("epochs", None, "Fine-tuning epochs; the best by the valida
 flags.DEFINE_integer("patience", 5, "Stop when the validation metric has not improved for this many epochs (0: never).")
 flags.DEFINE_float("learning_rate", None, "AdamW (peak) learning rate. Default 1e-4 from a pre-trained backbone "
                    "(the reference), 1e-3 from scratch (1e-4 is too slow there and 3e-3 diverges).")
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"], "constant (the reference code) or "
+                  "linear warm-up then cosine decay to 0.")
 flags.DEFINE_string("pretrained", None, "Pre-trained backbone (pipelines.pretrain output, e.g. models/pretrained) "
                     "to start from, with its vocabulary. Default: none, since the shipped 11,000-step backbone "
                     "fine-tunes worse on SST-2 than training from scratch (models/pretrained/README.md).")
@@ -69,8 +71,7 @@ def default_epochs(num_examples: int, batch_size: int) -> int:
     """Epochs from scratch: 6, or enough for MIN_SCRATCH_STEPS optimizer steps, at most MAX_EPOCHS."""
     per_epoch = -(-num_examples // batch_size)
     return min(max(6, -(-MIN_SCRATCH_STEPS // per_epoch)), MAX_EPOCHS)
-flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"], "constant (the reference code) or "
-                  "linear warm-up then cosine decay to 0.")
+
 
 
 def run(
