@@ -264,15 +264,20 @@ def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
 
 
 def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation_fraction: float = 0.1) -> TaskData:
+    """Train, selection and evaluation splits. The split that picks the best epoch (and PTQ vs QAT) is never
+    the split reported: where a task has no validation split of its own, or is scored on it (GLUE dev), a
+    seeded 10 % of the training split selects, as the reference code does for every task."""
     train = load_split(task, "train", data_dir)
     notes = []
-    if "validation" in task.splits:
+    if "validation" in task.splits and task.eval_split != "validation":
         validation = load_split(task, "validation", data_dir)
     else:
         train, validation = split_off(train, validation_fraction, seed)
+        why = ("is scored on its validation split" if "validation" in task.splits else "has no validation split")
+        kind = "" if task.is_regression else ", stratified"
         notes.append(
-            f"{task.name} has no validation split: {len(validation)} training examples "
-            f"({validation_fraction:.0%}, stratified, seed {seed}) were held out to select the best epoch"
+            f"{task.name} {why}: {len(validation)} training examples ({validation_fraction:.0%}{kind}, "
+            f"seed {seed}) were held out to select the best epoch"
         )
-    evaluation = validation if task.eval_split == "validation" else load_split(task, task.eval_split, data_dir)
+    evaluation = load_split(task, task.eval_split, data_dir)
     return TaskData(train, validation, evaluation, notes)

@@ -38,6 +38,16 @@ def test_task_without_validation_gets_a_fixed_seeded_split(data_dir):
     assert c.validation.texts != a.validation.texts
 
 
+@pytest.mark.parametrize("name", ["sst2", "stsb"])
+def test_scored_split_never_selects_the_epoch(data_dir, name):
+    task = D.get_task(name)  # GLUE: scored on its validation (dev) split
+    d = D.load_task(task, data_dir, seed=0)
+    assert d.evaluation.name == "validation" and len(d.evaluation) == {"sst2": 872, "stsb": 1500}[name]
+    full_train = D.load_split(task, "train", data_dir)
+    assert len(d.train) + len(d.validation) == len(full_train) and "held out" in d.notes[0]
+    assert set(zip(*d.validation.texts)) <= set(zip(*full_train.texts))  # selection draws on training data only
+
+
 def test_unknown_task():
     with pytest.raises(UserError, match="unknown task 'sst3'.*sst2"):
         D.get_task("sst3")
