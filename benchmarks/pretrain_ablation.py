@@ -26,6 +26,7 @@ flags.DEFINE_string("work_dir", "runs/pretrain_ablation", "Where the two pre-tra
 flags.DEFINE_integer("bench_steps", 3000, "Optimizer steps per run.")
 flags.DEFINE_integer("bench_seed", 0, "Seed of both runs.")
 flags.DEFINE_string("results_dir", "benchmarks/results", "Where pretrain_ablation.* go.")
+flags.DEFINE_list("variants", None, "Variants to (re)run; the others keep their committed results. Default: all.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETTINGS = {"seq_len": 64, "batch_size": 32, "steps_per_epoch": 250, "eval_batches": 5, "learning_rate": 1e-3,
@@ -43,7 +44,12 @@ def main(argv):
 
     results = {"settings": {**SETTINGS, "steps": FLAGS.bench_steps, "seed": FLAGS.bench_seed, "config": "embbert"},
                "runs": {}}
+    committed = os.path.join(FLAGS.results_dir, "pretrain_ablation.json")
+    previous = json.load(open(committed))["runs"] if os.path.exists(committed) else {}
     for key, (label, overrides, nsp) in VARIANTS.items():
+        if FLAGS.variants and key not in FLAGS.variants and key in previous:
+            results["runs"][key] = {**previous[key], "label": label}
+            continue
         out = os.path.join(FLAGS.work_dir, key)
         path = os.path.join(out, "metrics.json")
         if not (os.path.exists(path) and json.load(open(path))["steps"] >= FLAGS.bench_steps):
