@@ -98,12 +98,14 @@ class BestEpoch(keras.callbacks.Callback):
         return scores
 
 
-def early_stopping(metric: str, patience: int) -> tuple:
+def early_stopping(metric: str, patience: int, min_epochs: int = 0) -> tuple:
     """Callbacks for `fit`: stop once `val_<metric>` (logged by BestEpoch) has not improved for `patience`
-    epochs; none when patience is 0. The best epoch's weights are kept either way."""
+    epochs, counting from epoch `min_epochs` (a model trained from scratch can sit on a plateau for its
+    first epochs); none when patience is 0. The best epoch's weights are kept either way."""
     if patience <= 0:
         return ()
-    return (keras.callbacks.EarlyStopping(monitor=f"val_{metric}", mode="max", patience=patience, verbose=1),)
+    return (keras.callbacks.EarlyStopping(monitor=f"val_{metric}", mode="max", patience=patience,
+                                          start_from_epoch=min_epochs, verbose=1),)
 
 
 def fit(

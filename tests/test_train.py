@@ -80,10 +80,8 @@ def test_early_stopping_ends_a_run_that_stopped_improving(tmp_path):
     assert T.early_stopping("accuracy", 0) == ()
 
 
-def test_small_datasets_get_more_epochs_from_scratch():
-    from pipelines.finetune import MAX_EPOCHS, MIN_SCRATCH_STEPS, default_epochs
-
-    assert default_epochs(67_349, 32) == 6  # SST-2: 2,105 steps an epoch, the 6 epochs it always had
-    assert default_epochs(16_000, 32) == 24  # emotion: 500 steps an epoch
-    assert default_epochs(16_000, 32) * 500 >= MIN_SCRATCH_STEPS
-    assert default_epochs(500, 32) == MAX_EPOCHS
+def test_early_stopping_waits_for_min_epochs(tmp_path):
+    model, ids, labels = _setup()
+    T.compile_for_task(model, False, 0.0, 0.0)
+    result = _fit(model, ids, labels, str(tmp_path), 20, False, T.early_stopping("accuracy", 2, min_epochs=4))
+    assert len(result["history"]) == 4 + 1 + 2  # epochs 0-3 not watched; epoch 4 sets the mark, 2 more without gain
