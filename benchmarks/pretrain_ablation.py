@@ -76,7 +76,9 @@ def main(argv):
     lines += ["", "Block form: predicting the most frequent word-pieces (the unigram plateau) scores about 5 %. The "
               "reference block, whose output replaces its input, stays there for the whole budget; with the "
               "identity residual the same model leaves it within the first 500 steps. (A longer reference-block "
-              "run, L = 128, lr 5e-4, was still at 4.7 % after 3,000 steps.)"]
+              "run, L = 128, lr 5e-4, was still at 4.7 % after 3,000 steps.)", "",
+              "Wall seconds are one CPU thread per run, with whatever else shared the machine at the time: a record "
+              "of cost, not a speed comparison."]
     if "r1_nonsp" in runs:
         on, off = runs["r1"], runs["r1_nonsp"]
         lines += ["", f"NSP: at the same {FLAGS.bench_steps} steps, masked-LM reaches "
