@@ -36,6 +36,9 @@ class Task:
     read_options: dict = dataclasses.field(default_factory=dict)
     label_values: tuple | None = None  # raw label values in class order, when they are not 0..C-1
     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    # The training split holds every phrase of each sentence's parse tree (SST): a held-out split must be
+    # whole sentences, without their phrases in training, or it scores sub-phrases the model was fit on.
+    phrases: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -59,7 +62,7 @@ TASKS: dict[str, Task] = {
     t.name: t
     for t in (
         Task("sst2", "sst2", ("sentence",), "label", ("negative", "positive"), "accuracy", "validation",
-             ("train", "validation"), ("nyu-mll/glue", "sst2"), read_options=_TSV),
+             ("train", "validation"), ("nyu-mll/glue", "sst2"), read_options=_TSV, phrases=True),
         Task("cola", "cola", ("sentence",), "label", ("unacceptable", "acceptable"), "mcc", "validation",
              ("train", "validation"), ("nyu-mll/glue", "cola"),
              read_options={**_TSV, "header": None, "names": ["source", "label", "judgment", "sentence"]}),
@@ -245,19 +248,49 @@ class TaskData:
     notes: list[str]
 
 
+def _stratified(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    held = []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        held.append(idx[: max(1, int(round(fraction * len(idx))))])
+    return np.sort(np.concatenate(held))
+
+
+def _spans(tokens: tuple) -> set:
+    return {tokens[a:b] for a in range(len(tokens)) for b in range(a + 1, len(tokens) + 1)}
+
+
+def split_phrases(split: Split, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held-out) indices of a phrase-level split such as SST-2's: held out are a stratified `fraction`
+    of the whole sentences (phrases no other phrase contains); left out of training are their phrases that
+    no training sentence contains, as SST's own dev split leaves them out."""
+    tokens = [tuple(" ".join(parts).split()) for parts in zip(*split.texts)]
+    covered, roots = set(), []
+    for i in sorted(range(len(tokens)), key=lambda i: -len(tokens[i])):
+        if tokens[i] not in covered:  # a longer phrase would have been seen first and covered it
+            roots.append(i)
+            covered |= _spans(tokens[i])
+    roots = np.array(sorted(roots))
+    held = roots[_stratified(split.labels[roots], fraction, np.random.default_rng(seed))]
+    kept = set()
+    for i in np.setdiff1d(roots, held):
+        kept |= _spans(tokens[i])
+    rest = np.array([i for i in range(len(tokens)) if tokens[i] in kept], dtype=np.int64)
+    return rest, held
+
+
 def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
-    """A fixed, seeded (stratified for classification) split of `split` into (rest, held-out)."""
+    """A fixed, seeded (stratified for classification, by sentence for phrase data) split of `split` into
+    (rest, held-out)."""
     rng = np.random.default_rng(seed)
-    if split.task.is_regression:
+    if split.task.phrases:
+        rest, held = split_phrases(split, fraction, seed)
+    elif split.task.is_regression:
         order = rng.permutation(len(split))
         n = max(1, int(round(fraction * len(split))))
         held, rest = order[:n], order[n:]
     else:
-        held_parts = []
-        for c in np.unique(split.labels):
-            idx = rng.permutation(np.flatnonzero(split.labels == c))
-            held_parts.append(idx[: max(1, int(round(fraction * len(idx))))])
-        held = np.sort(np.concatenate(held_parts))
+        held = _stratified(split.labels, fraction, rng)
         rest = np.setdiff1d(np.arange(len(split)), held)
     src = f"{split.source} (seeded {fraction:.0%} split, seed {seed})"
     return split.subset(rest, "train", src), split.subset(held, "validation", src)
@@ -275,9 +308,16 @@ def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation
         train, validation = split_off(train, validation_fraction, seed)
         why = ("is scored on its validation split" if "validation" in task.splits else "has no validation split")
         kind = "" if task.is_regression else ", stratified"
-        notes.append(
-            f"{task.name} {why}: {len(validation)} training examples ({validation_fraction:.0%}{kind}, "
-            f"seed {seed}) were held out to select the best epoch"
-        )
+        if task.phrases:
+            notes.append(
+                f"{task.name} {why}: {len(validation)} whole training sentences ({validation_fraction:.0%} of "
+                f"them{kind}, seed {seed}) were held out to select the best epoch, and their phrases that no "
+                f"other training sentence contains left training ({len(train)} phrases remain)"
+            )
+        else:
+            notes.append(
+                f"{task.name} {why}: {len(validation)} training examples ({validation_fraction:.0%}{kind}, "
+                f"seed {seed}) were held out to select the best epoch"
+            )
     evaluation = load_split(task, task.eval_split, data_dir)
     return TaskData(train, validation, evaluation, notes)

@@ -44,8 +44,40 @@ def test_scored_split_never_selects_the_epoch(data_dir, name):
     d = D.load_task(task, data_dir, seed=0)
     assert d.evaluation.name == "validation" and len(d.evaluation) == {"sst2": 872, "stsb": 1500}[name]
     full_train = D.load_split(task, "train", data_dir)
-    assert len(d.train) + len(d.validation) == len(full_train) and "held out" in d.notes[0]
+    assert len(d.train) + len(d.validation) <= len(full_train) and "held out" in d.notes[0]
     assert set(zip(*d.validation.texts)) <= set(zip(*full_train.texts))  # selection draws on training data only
+
+
+def test_phrase_split_holds_out_whole_sentences(data_dir):
+    task = D.get_task("sst2")  # train.tsv holds every phrase of each parse tree
+    d = D.load_task(task, data_dir, seed=0)
+    held = [tuple(t.split()) for t in d.validation.texts[0]]
+    train = [tuple(t.split()) for t in d.train.texts[0]]
+    assert 600 < len(held) < 800  # 10 % of the ~6,900 training sentences, as long as the dev sentences
+    assert np.median([len(t) for t in held]) >= 15
+    train_spans = set().union(*(D._spans(t) for t in train))
+    assert not set(held) & train_spans  # no held-out sentence is inside a training phrase
+    held_only = set().union(*(D._spans(t) for t in held)) - train_spans
+    assert held_only and not held_only & set(train)  # their own phrases left training
+    assert len(d.train) < 0.95 * (67_349 - len(held))
+
+
+def test_phrase_split_keeps_phrases_that_training_sentences_share():
+    task = D.get_task("sst2")
+    sentences = {"a good film": 1, "a bad film": 0, "a good one": 1, "a bad one": 0}
+    phrases = {**sentences, "good film": 1, "bad film": 0, "good": 1, "bad": 0, "a": 1, "one": 1}
+    split = D.Split(task, "train", [list(phrases)], np.array(list(phrases.values())), "test")
+    held_sets = set()
+    for seed in range(8):
+        rest, held = D.split_phrases(split, 0.5, seed)
+        held_text = sorted(split.texts[0][i] for i in held)
+        assert set(held_text) <= set(sentences) and sorted(sentences[t] for t in held_text) == [0, 1]
+        kept = [t for t in sentences if t not in held_text]
+        # oracle by string containment: a phrase trains iff a kept sentence contains it
+        expect = {p for p in phrases if any(f" {p} " in f" {k} " for k in kept)}
+        assert {split.texts[0][i] for i in rest} == expect
+        held_sets.add(tuple(held_text))
+    assert len(held_sets) > 1  # the seed picks the sentences
 
 
 def test_unknown_task():
