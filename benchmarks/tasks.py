@@ -143,6 +143,13 @@ def markdown(result):
     if any(selected_on_reported_split(r) for r in result["rows"].values()):
         lines += ["† An earlier run that picked its best epoch on the reported split itself (GLUE dev), which "
                   "flatters it; not yet re-run under the rule above."]
+    rows = result["rows"]
+    if rows:
+        near = [t for t, r in rows.items() if r["tflm"] >= r["paper_fp32"] - 1.0]
+        small_drop = [t for t, r in rows.items() if abs(r["drop"]) <= 0.5]
+        lines += ["", f"Targets: int8 at most 1 point below the paper's fp32 on {len(near)} of {len(rows)} tasks "
+                      f"({', '.join(near) or 'none'}); float → int8 drop at most 0.5 point on {len(small_drop)} of "
+                      f"{len(rows)}."]
     if result["summary"].get("tinynlp_avg"):
         a = result["summary"]["tinynlp_avg"]
         lines += ["", f"TinyNLP average of the staged tasks: float {a['float']:.2f}, int8 TFLM {a['tflm']:.2f}; "
