@@ -199,8 +199,8 @@ def overview(results_dir):
     if sst2:
         lines += ["", f"Beside them: TF-IDF + logistic regression {sst2[0]['baseline']:.2f}; paper EmbBERT fp32 "
                       f"{PAPER['sst2'][1]:.2f} (1.95 MB), EmbBERT-Q {PAPER['sst2'][2]:.2f} (781 kB). Best epoch "
-                      "picked on 10 % of the training sentences held out with their phrases; † marks an earlier run that picked it on "
-                      "the validation split reported here.",
+                      "picked on 10 % of the training sentences held out with their phrases; † marks an earlier "
+                      "run that picked it on the validation split reported here.",
                   "", "![accuracy versus memory](tasks_overview.png)"]
     write_results(results_dir, "tasks_overview", {"sst2": sst2}, "\n".join(lines) + "\n")
     if sst2:
