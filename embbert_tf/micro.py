@@ -2,11 +2,14 @@
 
 TFLM reports problems as text on the C-level stderr and a bare RuntimeError; the helpers here capture
 that text and turn it into one-line errors. The smallest arena is found by bisection, since the Python
-interpreter has no arena_used_bytes().
+interpreter has no arena_used_bytes(). TFLM runs one example at a time on one core, so a long evaluation
+is spread over processes, each with its own interpreter.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import multiprocessing
 import os
 import re
 import tempfile
@@ -19,6 +22,12 @@ from embbert_tf.errors import UserError
 
 ARENA_ALIGN = 16
 LARGE_ARENA = 64 << 20
+CHUNK = 256  # examples per task handed to a worker process
+
+
+def default_workers() -> int:
+    """The CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -71,6 +80,7 @@ class TFLM:
         flatbuffer.read(model)  # malformed bytes: a clear error, not a crash inside TFLM
         self.model = model
         self.arena_size = arena_size or LARGE_ARENA
+        self.processes = 1
         self._it, message = _load(model, self.arena_size)
         if self._it is None:
             # A short arena shows up as many different TFLM messages ("Too many buffers", a kernel that
@@ -101,11 +111,36 @@ class TFLM:
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
         return (raw.astype(np.float32) - self.output_zero) * self.output_scale
 
-    def run(self, ids: np.ndarray, progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(N, L) ids -> (raw int8 (N, C), dequantized float (N, C))."""
-        rows = tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex")
-        raw = np.stack([self.invoke_raw(x) for x in rows])
+    def run(self, ids: np.ndarray, progress: str | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(N, L) ids -> (raw int8 (N, C), dequantized float (N, C)). With workers > 1 and at least four
+        chunks of examples, the chunks run in that many processes; the outputs are the same. A worker takes
+        seconds to start (it imports the parent's main module), so short sets stay in this process."""
+        ids = np.asarray(ids, np.int32)
+        chunks = -(-len(ids) // CHUNK)
+        self.processes = min(workers, chunks) if chunks >= 4 else 1  # what the last run used, for reports
+        if self.processes > 1:
+            raw = self._run_parallel(ids, progress, self.processes)
+        else:
+            rows = tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex")
+            raw = np.stack([self.invoke_raw(x) for x in rows])
         return raw, self.dequantize(raw)
+
+    def _run_parallel(self, ids: np.ndarray, progress: str | None, workers: int) -> np.ndarray:
+        chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+        # spawn, not fork: the parent usually holds TensorFlow's thread pools, which fork can deadlock.
+        with concurrent.futures.ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"),
+                                                    _worker_start, (self.model, self.arena_size)) as pool, \
+                tqdm(total=len(ids), desc=progress, leave=False, disable=progress is None, unit="ex") as bar:
+            futures = [pool.submit(_worker_run, chunk) for chunk in chunks]
+            raw = []
+            for chunk, future in zip(chunks, futures):
+                try:
+                    raw.append(future.result())
+                except concurrent.futures.process.BrokenProcessPool:
+                    raise UserError("a TFLM worker process died; run with one worker (--eval_workers=1) to see "
+                                    "TFLM's message") from None
+                bar.update(len(chunk))
+        return np.concatenate(raw)
 
     def allocations(self) -> dict:
         """TFLM's RecordingMicroAllocator summary for this arena (after one invoke)."""
@@ -116,6 +151,18 @@ class TFLM:
         summary = {k: int(m.group(1)) for k, m in found.items() if m}
         lines = [l.replace("[RecordingMicroAllocator] ", "").strip() for l in text.splitlines() if l.strip()]
         return {**summary, "lines": lines}
+
+
+_WORKER: TFLM | None = None  # the interpreter of a worker process
+
+
+def _worker_start(model: bytes, arena_size: int):
+    global _WORKER
+    _WORKER = TFLM(model, arena_size)
+
+
+def _worker_run(ids: np.ndarray) -> np.ndarray:
+    return np.stack([_WORKER.invoke_raw(x) for x in ids])
 
 
 def _runs(model: bytes, arena: int, ids: np.ndarray) -> bool:

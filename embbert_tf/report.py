@@ -122,7 +122,8 @@ def markdown(r: dict) -> str:
         lines.append(f"| {row['op']} | {', '.join(row['inputs'])} | {', '.join(row['outputs'])} | {row['count']} |")
     lines += ["", f"Tensors by type: {r['int8']['tensor_types']}; float tensors: {len(r['int8']['float_tensors'])}.",
               "", "## Speed (x86 host, this machine)", "",
-              f"TFLM Python interpreter {ev['ms_per_example']['tflm']:.2f} ms per example; LiteRT "
+              f"TFLM Python interpreter {ev['ms_per_example']['tflm']:.2f} ms per example (wall time over the set, "
+              f"{ev.get('tflm_processes', 1)} process(es)); LiteRT "
               f"{ev['ms_per_example']['litert']:.2f} ms; Keras float (batched) {ev['ms_per_example']['float']:.3f} ms.",
               "", "## Run", "", f"- stage times (s): {r['timings']}", f"- versions: {r['versions']}"]
     lines += [f"- {n}" for n in r.get("notes", [])]

@@ -7,6 +7,7 @@ import sys
 import embbert_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from absl import flags
 
+from embbert_tf import micro
 from embbert_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -29,11 +30,17 @@ flags.DEFINE_boolean("residual", None, "Add an identity residual around each blo
 flags.DEFINE_enum("pooling", None, ["cls", "mean"], "Classifier input: position 0 (reference) or masked mean.")
 flags.DEFINE_integer("train_limit", None, "Use only this many training examples (seeded sample); for quick runs.")
 flags.DEFINE_integer("eval_limit", None, "Evaluate on only the first N examples of the evaluation split.")
+flags.DEFINE_integer("eval_workers", None, "Processes running the TFLM interpreter over a long evaluation set "
+                     "(one example at a time per process); default: every CPU this process may use.")
 
 
 def config_overrides() -> dict:
     """--residual / --pooling, where given, as EmbBERTConfig fields."""
     return {k: v for k, v in (("residual", FLAGS.residual), ("pooling", FLAGS.pooling)) if v is not None}
+
+
+def eval_workers() -> int:
+    return FLAGS.eval_workers or micro.default_workers()
 
 
 def output_dir() -> str:

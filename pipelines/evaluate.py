@@ -43,7 +43,7 @@ def evaluate(model_dir: str, task_name: str | None = None, data_dir: str | None 
     encoded = inputs.encode(run.tokenizer(), examples, run.sequence_length)
     interpreter = micro.TFLM(run.tflite())
     started = time.time()
-    _, logits = interpreter.run(encoded.ids, progress="TFLM" if progress else None)
+    _, logits = interpreter.run(encoded.ids, progress="TFLM" if progress else None, workers=common.eval_workers())
     seconds = time.time() - started
     return {"task": task.name, "split": split, "n": len(encoded.ids),
             **M.compute(encoded.labels, logits, task.is_regression),

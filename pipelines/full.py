@@ -96,7 +96,8 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     float_logits = float_model.predict(enc.ids, batch_size=256, verbose=0)
     timings["float"] = time.time() - started
     started = time.time()
-    tflm_raw, tflm_logits = micro.TFLM(tflite).run(enc.ids, progress="int8 on TFLM")
+    tflm = micro.TFLM(tflite)
+    tflm_raw, tflm_logits = tflm.run(enc.ids, progress="int8 on TFLM", workers=common.eval_workers())
     timings["tflm"] = time.time() - started
     started = time.time()
     _, litert_logits = micro.LiteRT(tflite).run(enc.ids, progress="int8 on LiteRT")
@@ -120,7 +121,8 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
         "metrics_order": order,
         "agreement": {"TFLM vs LiteRT": M.agreement(tflm_logits, litert_logits, reg),
                       "TFLM vs float Keras": M.agreement(tflm_logits, float_logits, reg)},
-        "ms_per_example": {k: 1000 * v / len(enc.ids) for k, v in timings.items()},
+        "ms_per_example": {k: 1000 * v / len(enc.ids) for k, v in timings.items()},  # wall time over the set
+        "tflm_processes": tflm.processes,
         "memory": measured,
         "audit": audit,
         "baseline": baseline.tfidf_linear(data.train, evaluation, seed),

@@ -27,7 +27,7 @@ flags.DEFINE_integer("calibration_samples", 256, "Training examples used to cali
 
 
 def _score_tflite(model: bytes, ids, labels, regression, metric, label):
-    _, logits = micro.TFLM(model).run(ids, progress=label)
+    _, logits = micro.TFLM(model).run(ids, progress=label, workers=common.eval_workers())
     return M.compute(labels, logits, regression)[metric]
 
 

@@ -72,6 +72,14 @@ def test_tflm_agrees_with_float_model(trained, int8):
     assert np.abs(logits - want).mean() < 0.1
 
 
+def test_tflm_in_worker_processes_gives_the_same_outputs_in_order(trained, int8):
+    ids = trained[2]  # 1024 examples: four chunks over two processes
+    serial = micro.TFLM(int8).run(ids)[0]
+    parallel = micro.TFLM(int8).run(ids, workers=2)[0]
+    assert len(ids) >= 4 * micro.CHUNK
+    np.testing.assert_array_equal(parallel, serial)
+
+
 def test_reordering_is_bit_exact_and_does_not_grow_the_arena(trained):
     _, model, ids, _ = trained
     plain = to_int8_tflite(model, ids[:64], reorder=False)
