@@ -30,6 +30,13 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def processes(examples: int, workers: int) -> int:
+    """How many processes TFLM.run uses: a worker takes seconds to start (it imports the parent's main
+    module), so sets of three chunks or fewer (768 examples) stay in the calling process."""
+    chunks = -(-examples // CHUNK)
+    return min(workers, chunks) if chunks >= 4 else 1
+
+
 @contextlib.contextmanager
 def capture_fd(fd: int):
     """Capture what C code writes to a file descriptor. Yields a list that receives the text."""
@@ -80,7 +87,6 @@ class TFLM:
         flatbuffer.read(model)  # malformed bytes: a clear error, not a crash inside TFLM
         self.model = model
         self.arena_size = arena_size or LARGE_ARENA
-        self.processes = 1
         self._it, message = _load(model, self.arena_size)
         if self._it is None:
             # A short arena shows up as many different TFLM messages ("Too many buffers", a kernel that
@@ -112,18 +118,19 @@ class TFLM:
         return (raw.astype(np.float32) - self.output_zero) * self.output_scale
 
     def run(self, ids: np.ndarray, progress: str | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """(N, L) ids -> (raw int8 (N, C), dequantized float (N, C)). With workers > 1 and at least four
-        chunks of examples, the chunks run in that many processes; the outputs are the same. A worker takes
-        seconds to start (it imports the parent's main module), so short sets stay in this process."""
+        """(N, L) ids -> (raw int8 (N, C), dequantized float (N, C)). Chunks of the examples run in
+        processes(N, workers) processes; the outputs are the same."""
         ids = np.asarray(ids, np.int32)
-        chunks = -(-len(ids) // CHUNK)
-        self.processes = min(workers, chunks) if chunks >= 4 else 1  # what the last run used, for reports
-        if self.processes > 1:
-            raw = self._run_parallel(ids, progress, self.processes)
+        n = processes(len(ids), workers)
+        if n > 1:
+            raw = self._run_parallel(ids, progress, n)
         else:
-            rows = tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex")
-            raw = np.stack([self.invoke_raw(x) for x in rows])
+            raw = self.invoke_all(tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex"))
         return raw, self.dequantize(raw)
+
+    def invoke_all(self, ids) -> np.ndarray:
+        """Examples one by one -> raw int8 outputs (N, C)."""
+        return np.stack([self.invoke_raw(x) for x in ids])
 
     def _run_parallel(self, ids: np.ndarray, progress: str | None, workers: int) -> np.ndarray:
         chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
@@ -162,7 +169,7 @@ def _worker_start(model: bytes, arena_size: int):
 
 
 def _worker_run(ids: np.ndarray) -> np.ndarray:
-    return np.stack([_WORKER.invoke_raw(x) for x in ids])
+    return _WORKER.invoke_all(ids)
 
 
 def _runs(model: bytes, arena: int, ids: np.ndarray) -> bool:
