@@ -223,12 +223,23 @@ def plot(sst2, default, path):
         ax.scatter(r["memory_bytes"] / 1000, r["tflm"], zorder=3)
         ax.annotate(r["label"], (r["memory_bytes"] / 1000, r["tflm"]), fontsize=8, xytext=(4, 3),
                     textcoords="offset points")
+    # The configurations trained with the default recipe (the setting less config name and PTQ/QAT), joined.
+    def recipe(r):
+        return r["setting"].split(", ", 1)[1].rsplit(", ", 1)[0]
+
+    default_recipe = next((recipe(r) for r in sst2 if r["label"] == "scratch"), None)
+    configs = sorted((r for r in sst2 if recipe(r) == default_recipe), key=lambda r: r["memory_bytes"])
+    if len(configs) > 1:
+        ax.plot([r["memory_bytes"] / 1000 for r in configs], [r["tflm"] for r in configs], color="grey", lw=1,
+                zorder=2, label="configs, default recipe")
+        ax.legend(fontsize=7, loc="lower right")
     ax.scatter([1950, 781], [PAPER["sst2"][1], PAPER["sst2"][2]], marker="s", color="grey", zorder=3)
     for x, y, t in ((1950, PAPER["sst2"][1], "paper EmbBERT fp32"), (781, PAPER["sst2"][2], "paper EmbBERT-Q")):
         ax.annotate(t, (x, y), fontsize=8, xytext=(4, -10), textcoords="offset points", color="grey")
     ax.set_xscale("log")
-    ax.set_xlim(min(200, min(r["memory_bytes"] / 1000 for r in sst2) * 0.8), 4000)
-    ax.set_xticks([250, 500, 1000, 2000])
+    low = min(200, min(r["memory_bytes"] / 1000 for r in sst2) * 0.8)
+    ax.set_xticks([t for t in (125, 250, 500, 1000, 2000) if t >= low])
+    ax.set_xlim(low, 4000)
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.axhline(sst2[0]["baseline"], ls="--", color="grey", lw=1)
@@ -247,7 +258,7 @@ def plot(sst2, default, path):
             ax.bar([j + (i - 1.5) * width for j in range(len(tasks))], [default["rows"][t][key] for t in tasks],
                    width, label=name)
         ax.set_xticks(range(len(tasks)))
-        ax.set_xticklabels([f"{t}\n({default['rows'][t]['metric']})" for t in tasks], fontsize=7)
+        ax.set_xticklabels([f"{t}\n({default['rows'][t]['metric']})" for t in tasks], fontsize=7, rotation=30, ha="right")
         ax.set_ylabel("metric (%)")
         ax.set_title("every task, default setting (label scratch), seed 0")
         ax.legend(fontsize=7)
