@@ -219,10 +219,12 @@ def plot(sst2, default, path):
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1, 1.4]})
     ax = axes[0]
+    points = {}  # labels whose points coincide share one annotation
     for r in sst2:
-        ax.scatter(r["memory_bytes"] / 1000, r["tflm"], zorder=3)
-        ax.annotate(r["label"], (r["memory_bytes"] / 1000, r["tflm"]), fontsize=8, xytext=(4, 3),
-                    textcoords="offset points")
+        points.setdefault((round(r["memory_bytes"] / 1000), round(r["tflm"], 2)), []).append(r["label"])
+    for (x, y), labels in points.items():
+        ax.scatter(x, y, zorder=3)
+        ax.annotate(", ".join(labels), (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
     # The configurations trained with the default recipe (the setting less config name and PTQ/QAT), joined.
     def recipe(r):
         return r["setting"].split(", ", 1)[1].rsplit(", ", 1)[0]
@@ -232,7 +234,7 @@ def plot(sst2, default, path):
     if len(configs) > 1:
         ax.plot([r["memory_bytes"] / 1000 for r in configs], [r["tflm"] for r in configs], color="grey", lw=1,
                 zorder=2, label="configs, default recipe")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="upper left")
     ax.scatter([1950, 781], [PAPER["sst2"][1], PAPER["sst2"][2]], marker="s", color="grey", zorder=3)
     for x, y, t in ((1950, PAPER["sst2"][1], "paper EmbBERT fp32"), (781, PAPER["sst2"][2], "paper EmbBERT-Q")):
         ax.annotate(t, (x, y), fontsize=8, xytext=(4, -10), textcoords="offset points", color="grey")
