@@ -35,6 +35,7 @@ def timed(tflm, ids, workers):
 
 def main(argv):
     del argv
+    load_before = os.getloadavg()  # another job on these cores would show here
     run = artifacts.Run(FLAGS.model)
     split = D.load_split(D.get_task(run.task), "validation", None)
     ids = inputs.encode(run.tokenizer(), split, run.sequence_length).ids
@@ -57,7 +58,7 @@ def main(argv):
                      "byte_equal": bool(np.array_equal(outputs[1], outputs[cpus]))})
     data = {"model": FLAGS.model, "task": run.task, "sequence_length": run.sequence_length, "cpus": cpus,
             "repeats": FLAGS.repeats, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-            "load_average_before": os.getloadavg(), "rows": rows}
+            "load_average_before": load_before, "load_average_after": os.getloadavg(), "rows": rows}
     lines = [f"# TFLM evaluation: one process vs worker processes ({run.task}, L={run.sequence_length})", "",
              f"Model `{FLAGS.model}` on the TFLM reference interpreter (Python `tflite_micro` runtime), "
              f"{cpus} CPUs available; median of {FLAGS.repeats} runs per setting, the settings alternated. "

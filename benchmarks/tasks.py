@@ -225,9 +225,9 @@ def plot(sst2, default, path):
     for (x, y), labels in points.items():
         ax.scatter(x, y, zorder=3)
         ax.annotate(", ".join(labels), (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
-    # The configurations trained with the default recipe (the setting less config name and PTQ/QAT), joined.
+    # The configurations trained with the default recipe (all but config name and PTQ/QAT alike), joined.
     def recipe(r):
-        return r["setting"].split(", ", 1)[1].rsplit(", ", 1)[0]
+        return r["model"]["residual"], r["model"]["pooling"], r["backbone"], r["epochs"], r["learning_rate"]
 
     default_recipe = next((recipe(r) for r in sst2 if r["label"] == "scratch"), None)
     configs = sorted((r for r in sst2 if recipe(r) == default_recipe), key=lambda r: r["memory_bytes"])

@@ -96,7 +96,8 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     float_logits = float_model.predict(enc.ids, batch_size=256, verbose=0)
     timings["float"] = time.time() - started
     started = time.time()
-    tflm_raw, tflm_logits = micro.TFLM(tflite).run(enc.ids, progress="int8 on TFLM", workers=common.eval_workers())
+    workers = common.eval_workers()
+    tflm_raw, tflm_logits = micro.TFLM(tflite).run(enc.ids, progress="int8 on TFLM", workers=workers)
     timings["tflm"] = time.time() - started
     started = time.time()
     _, litert_logits = micro.LiteRT(tflite).run(enc.ids, progress="int8 on LiteRT")
@@ -121,7 +122,7 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
         "agreement": {"TFLM vs LiteRT": M.agreement(tflm_logits, litert_logits, reg),
                       "TFLM vs float Keras": M.agreement(tflm_logits, float_logits, reg)},
         "ms_per_example": {k: 1000 * v / len(enc.ids) for k, v in timings.items()},  # wall time over the set
-        "tflm_processes": micro.processes(len(enc.ids), common.eval_workers()),
+        "tflm_processes": micro.processes(len(enc.ids), workers),
         "memory": measured,
         "audit": audit,
         "baseline": baseline.tfidf_linear(data.train, evaluation, seed),
