@@ -3,6 +3,7 @@
     ./run python -m benchmarks.tasks                          # all staged tasks, default settings
     ./run python -m benchmarks.tasks --tasks sst2,rte --seeds 0,1,2
     ./run python -m benchmarks.tasks --label scratch --extra=--from_scratch   # an ablation row
+    ./run python -m benchmarks.tasks --label distill --program distill --tasks sst2 --extra=--in_domain=250000
 
 Each (task, seed) runs `pipelines.full` into runs/tasks/<label>/<task>_s<seed>/ (kept, so an interrupted
 benchmark resumes where it stopped) and the table is rebuilt from every finished run with that label:
@@ -29,6 +30,8 @@ flags.DEFINE_string("label", "default", "Name of this configuration (ablations g
 flags.DEFINE_multi_string("extra", [], "Extra flags for pipelines.full, e.g. --extra=--nsp=false.")
 flags.DEFINE_string("results_dir", "benchmarks/results", "Where the table goes.")
 flags.DEFINE_boolean("table_only", False, "Only rebuild the table from finished runs.")
+flags.DEFINE_enum("program", "full", ["full", "distill"], "pipelines.full (trained on the task's labels) or "
+                  "pipelines.distill (trained on a teacher's logits over a transfer set).")
 
 # Spec §6: the authors' result files (mean over their runs), in %. GLUE metric per task as in spec §4.4.
 PAPER = {
@@ -86,12 +89,25 @@ def collect(label, tasks, previous=None):
             # Where the best epoch was picked: a held-out part of train, or (runs before that rule) the
             # reported split itself, which flatters the row.
             "selected_on_reported_split": reports[0]["data"]["validation"]["source"] == ev[0]["source"],
+            "teacher": distillation(reports, metric),
         }
     tiny = [t for t in TINYNLP if t in rows]
     summary = {}
     if len(tiny) == len(TINYNLP):
         summary["tinynlp_avg"] = {k: statistics.mean(rows[t][k] for t in tiny) for k in ("float", "tflm", "paper_fp32", "paper_q")}
     return {"label": label, "rows": rows, "summary": summary}
+
+
+def distillation(reports, metric):
+    """The teacher's score and the transfer set's size and costs of distilled runs (None otherwise)."""
+    teachers = [r["teacher"] for r in reports if r.get("teacher")]
+    if not teachers:
+        return None
+    t = teachers[0]
+    return {"name": t["teacher"], "score": statistics.mean(100 * t["evaluation"][metric] for t in teachers),
+            "transfer_examples": t["transfer"]["examples"], "by_origin": t["transfer"]["by_origin"],
+            "teacher_seconds": t["finetune"]["seconds"], "label_seconds": t["label_seconds"],
+            "where": t.get("where"), "student_seconds": statistics.median(r["timings"].get("student", 0) for r in reports)}
 
 
 def backbone(path):
@@ -108,8 +124,10 @@ def backbone(path):
 
 def describe(row):
     """One line saying how a row's model was made: block, pooling, starting point."""
-    m, b = row["model"], row["backbone"]
+    m, b, t = row["model"], row["backbone"], row.get("teacher")
     start = (f"pre-trained {b['steps']:,} steps, MLM{' + NSP' if b['nsp'] else ' only'}" if b else "scratch")
+    if t:
+        start = f"distilled from {t['name']} over {t['transfer_examples']:,} transfer texts"
     return (f"{m['name']}, {'residual' if m['residual'] else 'reference'} block, "
             f"{'position-0' if m['pooling'] == 'cls' else 'mean'} pooling, {start}; {row['epochs']} epochs at lr "
             f"{row['learning_rate']:g}, {row['int8'].upper()}")
@@ -126,14 +144,15 @@ def markdown(result):
              "Metric per task as the paper scores it (accuracy; MCC for CoLA; weighted F1 for MRPC; Spearman for "
              "STS-B), in %, on the split the paper reports. int8 = the shipped fully-int8 model on the TFLM "
              "reference interpreter. Paper: the authors' EmbBERT fp32 and EmbBERT-Q (8-bit weights) results.", "",
-             "| task | metric | split (n) | runs | epochs (best) | TF-IDF | float | **int8 TFLM** | drop | paper fp32 | "
-             "paper Q | flash+arena |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| task | metric | split (n) | runs | epochs (best) | TF-IDF | teacher | float | **int8 TFLM** | drop | "
+             "paper fp32 | paper Q | flash+arena |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for task, r in result["rows"].items():
         std = f" ± {r['tflm_std']:.2f}" if r["tflm_std"] is not None else ""
         flag = " †" if selected_on_reported_split(r) else ""
+        teacher = f"{r['teacher']['score']:.2f}" if r.get("teacher") else "–"
         lines.append(f"| {task}{flag} | {r['metric']} | {r['split']} ({r['n']}) | {r['runs']} | "
-                     f"{r['epochs_run']}/{r['epochs']} ({r['best_epoch']}) | {r['baseline']:.2f} | "
+                     f"{r['epochs_run']}/{r['epochs']} ({r['best_epoch']}) | {r['baseline']:.2f} | {teacher} | "
                      f"{r['float']:.2f} | **{r['tflm']:.2f}**{std} | {r['drop']:.2f} | {r['paper_fp32']:.2f} | "
                      f"{r['paper_q']:.2f} | {r['memory_bytes'] / 1000:.0f} kB |")
     lines += ["", "The best epoch, and PTQ vs QAT, are picked on a selection split, never on the split reported: "
@@ -147,6 +166,15 @@ def markdown(result):
     if rows:
         near = [t for t, r in rows.items() if r["tflm"] >= r["paper_fp32"] - 1.0]
         small_drop = [t for t, r in rows.items() if abs(r["drop"]) <= 0.5]
+        beats = [t for t, r in rows.items() if r["tflm"] > r["baseline"]]
+        lines += ["", f"The int8 model beats TF-IDF + LR on {len(beats)} of {len(rows)} tasks "
+                      f"({', '.join(beats) or 'none'})."]
+        distilled = {t: r["teacher"] for t, r in rows.items() if r.get("teacher")}
+        for t, d in distilled.items():
+            lines += ["", f"{t}: teacher {d['name']} ({d['where'] or 'this machine'}); fine-tuning "
+                          f"{d['teacher_seconds']:.0f} s, labelling {d['transfer_examples']:,} transfer texts "
+                          f"({', '.join(f'{k} {v:,}' for k, v in d['by_origin'].items())}) {d['label_seconds']:.0f} s; "
+                          f"student {d['student_seconds']:.0f} s on this machine's CPU."]
         lines += ["", f"Targets: int8 at most 1 point below the paper's fp32 on {len(near)} of {len(rows)} tasks "
                       f"({', '.join(near) or 'none'}); float → int8 drop at most 0.5 point on {len(small_drop)} of "
                       f"{len(rows)}."]
@@ -166,7 +194,7 @@ def main(argv):
                 if os.path.exists(os.path.join(out, "report.json")):
                     continue
                 resume = ["--resume"] if os.path.exists(os.path.join(out, "config.json")) else []
-                cmd = [sys.executable, "-m", "pipelines.full", "--task", task, "--seed", seed, "--output_dir", out,
+                cmd = [sys.executable, "-m", f"pipelines.{FLAGS.program}", "--task", task, "--seed", seed, "--output_dir", out,
                        "--measure_l256=false", *resume, *FLAGS.extra]
                 print("[tasks]", " ".join(cmd), flush=True)
                 subprocess.run(cmd, check=True)

@@ -76,15 +76,21 @@ class NanoEmbedder(keras.layers.Layer):
     def call(self, inputs):
         ids, indicators = inputs
         length = ids.shape[1]
-        if length is None or length > self.max_len:
-            raise ValueError(f"sequence length must be static and <= {self.max_len}, got {length}")
+        if length is not None and length > self.max_len:
+            raise ValueError(f"sequence length must be <= {self.max_len}, got {length}")
         # Multiplying by a constant row mask keeps the PAD row at zero and gives it no gradient.
         row_mask = tf.one_hot(PAD_ID, self.vocab_size, on_value=0.0, off_value=1.0)[:, None]
         tokens = tf.gather(self.token_table * row_mask, ids)  # (B, L, r)
-        positions = tf.broadcast_to(self.position_table[None, :length], tf.shape(tokens))
         is_pad, is_sep = indicators[..., 0:1], indicators[..., 1:2]
-        # Running maximum of is_sep along the sequence: a causal max-pool with a window of L.
-        after_sep = tf.nn.max_pool1d(tf.pad(is_sep, [[0, 0], [length - 1, 0], [0, 0]]), length, 1, "VALID")
+        if length is None:
+            # Training on length buckets (one graph for every width): the same values as below, with
+            # ops that need no static length. Converted models always have a static length.
+            positions = tf.broadcast_to(self.position_table[None, : tf.shape(ids)[1]], tf.shape(tokens))
+            after_sep = tf.cast(tf.math.cumsum(is_sep, axis=1) > 0, is_sep.dtype)
+        else:
+            positions = tf.broadcast_to(self.position_table[None, :length], tf.shape(tokens))
+            # Running maximum of is_sep along the sequence: a causal max-pool with a window of L.
+            after_sep = tf.nn.max_pool1d(tf.pad(is_sep, [[0, 0], [length - 1, 0], [0, 0]]), length, 1, "VALID")
         valid = 1.0 - is_pad
         second = valid * after_sep
         first = valid - second

@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no screen on CI machines
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from embbert_tf import artifacts  # noqa: E402
 
@@ -21,6 +22,16 @@ def _kb(x):
     return "–" if x is None else f"{x / 1000:.1f} kB"
 
 
+def _chance(report: dict, metric: str):
+    """What a model that ignores its input scores: the majority class's share for accuracy, 0 for MCC and
+    Spearman; None where it depends on the class balance in a way the report does not hold (weighted F1)."""
+    if metric in ("mcc", "spearman"):
+        return 0.0
+    if metric == "accuracy":
+        return (report.get("evaluation") or {}).get("majority_share")
+    return None
+
+
 def plot_training(report: dict, path: str) -> None:
     metric = report["metric"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -32,8 +43,17 @@ def plot_training(report: dict, path: str) -> None:
         epochs = [offset + i + 1 for i in range(len(hist))]
         axes[0].plot(epochs, [h.get("loss") for h in hist], style, label=f"{stage} train loss")
         axes[1].plot(epochs, [h.get(f"val_{metric}") for h in hist], style, label=f"{stage}, selection split")
-    axes[0].set_xlabel("epoch"), axes[0].set_ylabel("loss"), axes[0].legend()
-    axes[1].set_xlabel("epoch"), axes[1].set_ylabel(metric), axes[1].legend()
+    baseline = (report.get("baseline") or {}).get(metric)
+    if baseline is not None:
+        axes[1].axhline(baseline, ls="--", color="grey", lw=1, label="TF-IDF + linear (reported split)")
+    chance = _chance(report, metric)
+    if chance is not None:
+        axes[1].axhline(chance, ls=":", color="black", lw=1, label=f"chance ({chance:.2f})")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+    axes[0].set_ylabel("loss"), axes[0].legend()
+    axes[1].set_ylabel(metric), axes[1].legend(fontsize=8)
     fig.suptitle(f"EmbBERT-{report['model']['name']} on {report['task']}: float fine-tuning, then QAT")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -63,6 +83,21 @@ def plot_memory(report: dict, path: str) -> None:
     plt.close(fig)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _qat_line(q: dict) -> str:
+    n = q.get("qat_epochs", 0)
+    line = "No QAT (post-training quantization only)." if not n else (
+        f"QAT: {_plural(n, 'epoch')} at lr {q.get('qat_learning_rate')}, {q.get('qat_seconds', 0):.0f} s, kept "
+        f"{q.get('qat_kept', 'its best epoch')}.")
+    if q.get("shipped"):
+        line += f" Shipped: {q['shipped'].upper()}" + (f", since {q['shipped_because']}." if q.get("shipped_because")
+                                                       else ".")
+    return line
+
+
 def markdown(r: dict) -> str:
     metric, ev = r["metric"], r["evaluation"]
     q = r.get("quantize", {})
@@ -78,11 +113,16 @@ def markdown(r: dict) -> str:
         f"| model | runtime | {' | '.join(ev['metrics_order'])} |",
         "|---|---|" + "---|" * len(ev["metrics_order"]),
     ]
-    for label, runtime, key in (("TF-IDF + linear (baseline)", "scikit-learn", "baseline"),
+    rows = [("TF-IDF + linear (baseline)", "scikit-learn", "baseline")]
+    if r.get("teacher"):
+        rows.append((f"teacher {r['teacher']['teacher']} (training only, never on the device)",
+                     f"Keras 3 ({r['teacher']['backend']})", "teacher"))
+    for label, runtime, key in (*rows,
                                 ("EmbBERT float", "Keras", "float"),
                                 (f"EmbBERT int8 ({q.get('shipped', '?').upper()})", "TFLM reference", "tflm"),
                                 ("EmbBERT int8, same flatbuffer", "LiteRT", "litert")):
-        m = r["baseline"] if key == "baseline" else ev["metrics"][key]
+        m = {"baseline": r["baseline"], "teacher": (r.get("teacher") or {}).get("evaluation")}.get(key) \
+            or ev["metrics"][key]
         lines.append(f"| {label} | {runtime} | " + " | ".join(_pct(m.get(k)) for k in ev["metrics_order"]) + " |")
     lines += ["", f"{metric} on the selection split by quantization method (int8 measured on TFLM; picks what "
               "ships; never the split reported above):", "",
@@ -112,10 +152,20 @@ def markdown(r: dict) -> str:
                   f"- Arduino library: `{d['arduino']}/`.",
                   f"- Flash (model) + RAM (arena): {d['model_bytes']:,} + {d['arena_bytes']:,} = "
                   f"**{d['total_bytes']:,} B**."]
+    if r.get("teacher"):
+        t = r["teacher"]
+        tr, ft = t["transfer"], t["finetune"]
+        lines += ["", "## Distillation", "",
+                  f"- Teacher: {t['teacher']} fine-tuned {ft['epochs']} epochs (lr {ft['learning_rate']}, batch "
+                  f"{ft['batch_size']}, best epoch {ft['best_epoch'] + 1} by the selection split: "
+                  f"{_pct(t['selection'][metric])}), length {t['length']}, Keras 3 on {t['backend']}, "
+                  f"{ft['seconds']:.0f} s." + (f" {t['where']}." if t.get("where") else ""),
+                  f"- Transfer set: {tr['examples']:,} texts ({', '.join(f'{k} {v:,}' for k, v in tr['by_origin'].items())}); "
+                  f"{tr['augmentation']}; labelled in {t['label_seconds']:.0f} s; fingerprint {tr['fingerprint']}.",
+                  f"- Student loss: {r['finetune'].get('loss', 'task loss')}."]
     lines += ["", "![memory](memory.png)", "", "## Training", "", "![training](training.png)", "",
               f"Float: best epoch {r['finetune']['best_epoch'] + 1} of {r['finetune']['epochs']}, "
-              f"{r['finetune']['seconds']:.0f} s. QAT: {q.get('qat_epochs', 0)} epochs at lr "
-              f"{q.get('qat_learning_rate')}, {q.get('qat_seconds', 0):.0f} s.", "",
+              f"{r['finetune']['seconds']:.0f} s. " + _qat_line(q), "",
               "## int8 flatbuffer: ops and tensor types (all checked against TFLM's kernels)", "",
               "| op | input types | output types | count |", "|---|---|---|---|"]
     for row in r["int8"]["op_types"]:

@@ -105,6 +105,14 @@ class Tokenizer:
         return " ".join(self.vocab[i] for i in ids if i != PAD_ID).replace(" ##", "")
 
 
+def vocabulary_note(learned: int, asked: int) -> str:
+    """One line on a learned vocabulary's size beside the size asked for, with why they differ."""
+    if learned >= asked:
+        return f"learned a {learned}-entry WordPiece vocabulary"
+    return (f"learned a {learned}-entry WordPiece vocabulary of the {asked} asked for: the learner keeps only "
+            f"word pieces frequent enough in the training text, and this text has no more (more text gives more)")
+
+
 def _combine(a: list[int], b: list[int] | None, length: int) -> list[int]:
     budget = length - (3 if b is not None else 2)
     if budget < 1:

@@ -125,10 +125,12 @@ def fit(
     verbose: int = 1,
     extra_callbacks=(),
     score_start: bool = False,
+    dataset: tf.data.Dataset | None = None,
 ) -> dict:
     """Train with per-epoch checkpoints, keep the best epoch by the task metric, load it into `model`.
 
-    With `score_start`, the model as it starts is a candidate too (best_epoch -1).
+    With `score_start`, the model as it starts is a candidate too (best_epoch -1). A `dataset` of
+    (ids, targets) batches replaces (train_ids, train_labels), e.g. distillation's length buckets.
     Returns {"history": [per-epoch logs], "best_epoch": ..., "best_score": ..., "start_score": ...}.
     """
     os.makedirs(directory, exist_ok=True)
@@ -142,12 +144,13 @@ def fit(
         for name in (HISTORY, BEST_STATE, BEST_WEIGHTS):  # a finished run: start over
             if os.path.exists(os.path.join(directory, name)):
                 os.remove(os.path.join(directory, name))
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((train_ids, train_labels))
-        .shuffle(len(train_ids), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    if dataset is None:
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((train_ids, train_labels))
+            .shuffle(len(train_ids), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
     best = BestEpoch(val_ids, val_labels, metric, regression, directory, score_start=score_start)
     callbacks = [
         best,  # before CSVLogger, so the validation metric reaches the log

@@ -7,7 +7,6 @@ import sys
 import embbert_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from absl import flags
 
-from embbert_tf import micro
 from embbert_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -40,6 +39,8 @@ def config_overrides() -> dict:
 
 
 def eval_workers() -> int:
+    from embbert_tf import micro  # TensorFlow: only the programs that evaluate need it
+
     return FLAGS.eval_workers or micro.default_workers()
 
 

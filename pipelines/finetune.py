@@ -17,7 +17,7 @@ from embbert_tf import artifacts, data as D, inputs, train as T
 from embbert_tf.config import get_config
 from embbert_tf.errors import UserError
 from embbert_tf.model import build_classifier
-from embbert_tf.tokenizer import Tokenizer, choose_sequence_length
+from embbert_tf.tokenizer import Tokenizer, choose_sequence_length, vocabulary_note
 
 FLAGS = flags.FLAGS
 # From random weights, how long to train depends on the dataset: SST-2 (67k texts) peaks after 4 epochs,
@@ -106,8 +106,10 @@ def run(
     elif resume and os.path.exists(vocab_file):
         tokenizer = Tokenizer.load(output_dir)
     else:
-        print(f"[finetune] learning a {config.vocab_size}-entry WordPiece vocabulary from {len(data.train)} texts")
+        print(f"[finetune] learning a WordPiece vocabulary of at most {config.vocab_size} entries from "
+              f"{len(data.train)} texts")
         tokenizer = Tokenizer.learn([t for col in data.train.texts for t in col], config.vocab_size)
+        print(f"[finetune] {vocabulary_note(tokenizer.vocab_size, config.vocab_size)}")
     if tokenizer.vocab_size > config.vocab_size:
         raise UserError(f"vocabulary has {tokenizer.vocab_size} entries but config {config.name} holds "
                         f"{config.vocab_size}; use a smaller vocab or a bigger config")

@@ -18,13 +18,12 @@ from absl import flags
 
 from pipelines import common, export, finetune, quantize
 from embbert_tf import artifacts, baseline, data as D, flatbuffer, inputs, memory, metrics as M, micro, report
-from embbert_tf.config import get_config
 from embbert_tf.convert import to_int8_tflite
 from embbert_tf.model import build_classifier, copy_weights
 from embbert_tf.train import read_history
 
 FLAGS = flags.FLAGS
-flags.DEFINE_boolean("measure_l256", True, "Also convert and measure the `embbert` config at L=256 "
+flags.DEFINE_boolean("measure_l256", True, "Also convert and measure the run's model at L=256 "
                      "(the paper's memory setting).")
 
 
@@ -57,26 +56,21 @@ L256_MODEL = "model_int8_L256.tflite"
 
 
 def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> dict:
-    """The `embbert` config at L=256, quantized as the shipped model was (PTQ, or QAT with its trained
-    ranges): the trained weights when the run used that config, else a fresh init (memory does not depend
-    on weight values)."""
-    config = get_config("embbert")
+    """The run's own config at L=256 (the paper's memory setting), with its trained weights, quantized as
+    the shipped model was (PTQ, or QAT with its trained ranges)."""
+    config = run.config
     quant = artifacts.read_json(run.path("quantize.json"))
-    trained = run.config.to_dict() == config.to_dict()
     ids = inputs.encode(run.tokenizer(), calibration_texts, 256).ids
-    ids = np.minimum(ids, config.vocab_size - 1)
-    if trained and quant["shipped"] == "qat":
+    if quant["shipped"] == "qat":
         model, how = run.qat_model(256), "the trained QAT model"
     else:
         model = build_classifier(config, run.num_classes, 256)
-        if trained:
-            copy_weights(run.float_model(), model)
-        how = f"{'the trained' if trained else 'untrained (memory only)'} weights, post-training quantized"
+        copy_weights(run.float_model(), model)
+        how = "the trained weights, post-training quantized"
     tflite = to_int8_tflite(model, inputs.sample_ids(ids, 128, seed), per_channel=quant["per_channel"])
-    if trained:  # kept for the device benchmark at the paper's length
-        with open(run.path(L256_MODEL), "wb") as f:
-            f.write(tflite)
-    note = f"embbert L=256: {how}, {'per-channel' if quant['per_channel'] else 'per-tensor'} weights"
+    with open(run.path(L256_MODEL), "wb") as f:  # kept for the device benchmark at the paper's length
+        f.write(tflite)
+    note = f"{config.name} L=256: {how}, {'per-channel' if quant['per_channel'] else 'per-tensor'} weights"
     return measure(tflite, ids[0], config, run.num_classes, 256, note)
 
 
@@ -109,14 +103,20 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     order = list(metrics["float"])
     measured = [measure(tflite, enc.ids[0], run.config, run.num_classes, run.sequence_length,
                         f"{run.config.name} L={run.sequence_length}: the shipped model")]
-    if measure_l256:
+    if measure_l256 and run.config.max_len < 256:
+        print(f"[full] no L=256 measurement: config {run.config.name} holds {run.config.max_len} positions")
+    elif measure_l256:
+        print(f"[full] converting and measuring {run.config.name} at L=256 (the paper's memory setting)", flush=True)
         measured.append(memory_at_256(run, data.train, seed))
     audit = flatbuffer.audit(tflite)
+    print(f"[full] fitting the TF-IDF + linear baseline on {len(data.train)} training texts", flush=True)
     return {
         "split": evaluation.name if task.eval_split == "validation" else task.eval_split,
         "source": evaluation.source,
         "n": len(enc.ids),
         "truncated": enc.truncated,
+        # Chance level for the plots: the share of the most frequent class (None for regression).
+        "majority_share": None if reg else float(np.bincount(enc.labels).max() / len(enc.labels)),
         "metrics": metrics,
         "metrics_order": order,
         "agreement": {"TFLM vs LiteRT": M.agreement(tflm_logits, litert_logits, reg),
@@ -135,8 +135,11 @@ def export_stage(out: str) -> dict:
 
     app_dir = os.path.join(out, "tflm_app")
     summary = export.export_app(out, app_dir, FLAGS.arena_margin)
-    library = arduino.write_library(out, os.path.join(out, "arduino"), os.path.join(app_dir, export.GENERATED))
-    return {"app": os.path.relpath(app_dir, out), "arduino": os.path.relpath(library, out),
+    library = None
+    if (FLAGS.arduino or "").lower() != "none":
+        library = arduino.write_library(out, FLAGS.arduino or os.path.join(out, "arduino"),
+                                        os.path.join(app_dir, export.GENERATED))
+    return {"app": os.path.relpath(app_dir, out), "arduino": library and os.path.relpath(library, out),
             **{k: summary[k] for k in ("model_bytes", "measured_arena_bytes", "arena_margin_bytes", "arena_bytes",
                                        "total_bytes", "ops")}}
 
@@ -153,6 +156,12 @@ def main(argv):
                      F.weight_decay, F.resume, F.vocab, F.train_limit, finetune.model_overrides(pretrained),
                      F.lr_schedule, pretrained, patience=F.patience)
     timings["finetune"] = round(time.time() - started, 1)
+    finish(out, timings)
+
+
+def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
+    """Quantize, evaluate, measure, export and report a run whose float model is trained."""
+    F = FLAGS
     started = time.time()
     if not (F.resume and os.path.exists(os.path.join(out, "quantize.json"))):
         quantize.run(out, F.data_dir, F.qat_epochs, F.qat_learning_rate, F.per_channel, F.calibration_samples,
@@ -191,13 +200,15 @@ def main(argv):
         "timings": timings,
         "versions": _versions(),
         "notes": run.info["notes"],
+        **(extra or {}),
     }
     report.write(rep, out)
     m, e = rep["metric"], rep["evaluation"]
     print(f"[full] {run.task} {e['split']} {m}: float {e['metrics']['float'][m]:.4f}, int8 on TFLM "
           f"{e['metrics']['tflm'][m]:.4f} (baseline {rep['baseline'][m]:.4f}); report in {out}/report.md")
-    print(f"[full] C++ application in {os.path.join(out, device['app'])} (build: see its README.md), Arduino "
-          f"library in {os.path.join(out, device['arduino'])}")
+    print(f"[full] C++ application in {os.path.join(out, device['app'])} (build: see its README.md)"
+          + (f", Arduino library in {os.path.join(out, device['arduino'])}" if device["arduino"] else ""))
+    return rep
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from embbert_tf import artifacts, data as D, pretrain as P, train as T
 from embbert_tf.config import get_config
 from embbert_tf.errors import UserError
 from embbert_tf.model import build_backbone, copy_weights
-from embbert_tf.tokenizer import Tokenizer
+from embbert_tf.tokenizer import Tokenizer, vocabulary_note
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("corpus", None, "Training text: .txt (a paragraph per line) or .jsonl[.gz] with a "
@@ -103,9 +103,10 @@ def run(output_dir: str, config_name: str = "embbert", data_dir: str | None = No
     elif os.path.exists(os.path.join(output_dir, "vocab.txt")) and resume:
         tokenizer = Tokenizer.load(output_dir)
     else:
-        print(f"[pretrain] learning a {config.vocab_size}-entry WordPiece vocabulary from "
+        print(f"[pretrain] learning a WordPiece vocabulary of at most {config.vocab_size} entries from "
               f"{vocab_chars / 1e6:.0f} M characters of {', '.join(corpus)}")
         tokenizer = Tokenizer.learn(P.read_texts(corpus, vocab_chars), config.vocab_size)
+        print(f"[pretrain] {vocabulary_note(tokenizer.vocab_size, config.vocab_size)}")
     if tokenizer.vocab_size > config.vocab_size:
         raise UserError(f"vocabulary of {tokenizer.vocab_size} does not fit config {config.name} ({config.vocab_size})")
     tokenizer.save(output_dir)

@@ -80,7 +80,10 @@ def run(
                     epochs=qat_epochs, batch_size=batch_size, seed=seed, resume=resume, verbose=verbose,
                     score_start=True)
         result["qat_seconds"] = round(time.time() - started, 1)
-        result["qat_best_epoch"] = fit["best_epoch"]  # -1: the calibrated start beat every QAT epoch
+        # 1-based; 0 is the calibrated start, kept when no QAT epoch beat it on the selection split.
+        result["qat_best_epoch"] = fit["best_epoch"] + 1
+        result["qat_kept"] = (f"epoch {fit['best_epoch'] + 1} of {qat_epochs}" if fit["best_epoch"] >= 0
+                              else "the calibrated start (no QAT epoch beat it)")
         result["qat_start_fake_quant"] = fit["start_score"]
         qat = to_int8_tflite(qat_model, calibration, per_channel=per_channel)
         with open(run_.path(artifacts.QAT_MODEL), "wb") as f:
@@ -93,6 +96,16 @@ def run(
     chosen = max(candidates, key=lambda k: (result["validation"][k], k == "qat"))
     shutil.copyfile(run_.path(candidates[chosen]), run_.path(artifacts.INT8_MODEL))
     result["shipped"] = chosen
+    v = result["validation"]
+    if "qat" not in v:
+        result["shipped_because"] = "post-training quantization only (--qat_epochs 0)"
+    elif v["qat"] == v["ptq"]:
+        result["shipped_because"] = (f"QAT and PTQ tie on the selection split ({100 * v['qat']:.2f}); QAT is "
+                                     "preferred on a tie")
+    else:
+        other = "ptq" if chosen == "qat" else "qat"
+        result["shipped_because"] = (f"{chosen.upper()} scores {100 * v[chosen]:.2f} on the selection split, "
+                                     f"{other.upper()} {100 * v[other]:.2f}")
     shipped = run_.tflite()
     check = flatbuffer.audit(shipped)
     if not check.fully_int8:

@@ -26,6 +26,9 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     assert ev["agreement"]["TFLM vs float Keras"]["argmax_agreement"] >= 0.95
     assert r["int8"]["fully_int8"] and r["int8"]["float_tensors"] == [] and r["int8"]["problems"] == []
     assert r["seed"] == 1 and r["sequence_length"] == 48
+    assert len(r["memory"]["measured"]) == 1  # the test config has 64 positions: no L=256 measurement
+    assert r["quantize"]["qat_best_epoch"] >= 0 and r["quantize"]["shipped_because"]
+    assert "Shipped: " in (sst2_run / "report.md").read_text() and " 1 epochs" not in (sst2_run / "report.md").read_text()
     q = r["quantize"]["validation"]
     assert set(q) == {"float", "ptq", "qat"}
     assert r["quantize"]["shipped"] in ("ptq", "qat")
@@ -45,6 +48,8 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     assert f"{d['model_bytes']}" in (generated / "model_data.h").read_text()
     assert (sst2_run / d["app"] / "CMakeLists.txt").exists() and (generated / "tokenizer_data.cc").exists()
     library = sst2_run / d["arduino"]
+    assert library.resolve().parent == (sst2_run.parent / "arduino_lib").resolve()  # --arduino
+    assert not (sst2_run / "arduino").exists()
     assert "name=EmbBERT_SST2" in (library / "library.properties").read_text()
     assert (library / "src" / "model_data.cc").exists() and list((library / "examples").glob("*/*.ino"))
 

@@ -1,0 +1,123 @@
+"""Distillation: the transfer set's augmentation, the soft-target loss, length-bucketed training on a model
+of any width (whose weights give the fixed-length model's outputs), and pipelines.distill end to end."""
+import json
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from conftest import random_ids, run_module
+from embbert_tf import augment, distill, transfer
+from embbert_tf.config import UNK_ID, get_config
+from embbert_tf.model import build_classifier
+from embbert_tf.tokenizer import Tokenizer
+
+
+def test_augmented_copies_are_masked_or_cut_and_reproducible():
+    texts = [["the film is a gripping , funny and moving story of two friends", "dull"]]
+    a = augment.augment_texts(texts, copies=20, seed=3)
+    assert a == augment.augment_texts(texts, copies=20, seed=3)
+    assert a != augment.augment_texts(texts, copies=20, seed=4)
+    original = set(texts[0][0].split())
+    assert texts[0][0] not in a[0] and len(set(a[0])) == len(a[0])  # no originals, no duplicates
+    for text in a[0]:
+        words = text.split()
+        assert all(w in original or w == augment.MASK for w in words)
+    assert any(augment.MASK in t for t in a[0]) and any(len(t.split()) <= 5 for t in a[0])
+
+
+def test_pairs_are_masked_on_both_sides_and_never_cut():
+    a, b = augment.augment_texts([["a man plays a guitar on the stage"], ["someone is playing music"]],
+                                 copies=30, seed=0)
+    assert len(a) == len(b) > 0
+    assert all(len(x.split()) == 8 for x in a) and all(len(y.split()) == 4 for y in b)
+
+
+def test_in_domain_sentences_are_cut_from_documents_without_markup():
+    docs = ["A fine film.<br /><br />The plot , however , drags a lot ! Ok.", "Too short. " + "word " * 80]
+    s = augment.sentences(docs, min_words=3, max_words=50)
+    assert s == ["A fine film.", "The plot , however , drags a lot !"]
+
+
+def test_a_masked_word_is_one_unknown_word_for_the_student():
+    tok = Tokenizer(["[PAD]", "[UNK]", "[CLS]", "[MASK]", "[SEP]", "good", "film"])
+    ids = distill.encode_transfer(tok, [[f"good {augment.MASK} film"]], 8)
+    assert ids[0, :5].tolist() == [2, 5, UNK_ID, 6, 4]
+
+
+def test_distillation_loss_is_mse_to_the_teacher_plus_weighted_gold_loss():
+    teacher = np.array([[1.0, -1.0], [0.5, 0.0]], np.float32)
+    student = np.array([[0.0, 0.0], [0.5, 0.0]], np.float32)
+    y = distill.targets(teacher, np.array([1, -1]))
+    mse = ((student - teacher) ** 2).mean(1)
+    assert float(distill.DistillationLoss(2)(y, student)) == pytest.approx(mse.mean())
+    ce = -np.log(0.5)  # gold class 1 at logits (0, 0); the second row has no gold label
+    assert float(distill.DistillationLoss(2, gold_weight=0.5)(y, student)) == pytest.approx(
+        (mse[0] + 0.5 * ce + mse[1]) / 2, rel=1e-5)
+
+
+def test_a_model_of_any_width_gives_the_fixed_length_models_outputs():
+    config = get_config("test")
+    free = build_classifier(config, 2, None)
+    fixed = build_classifier(config, 2, 32)
+    fixed.set_weights(free.get_weights())
+    ids = random_ids(np.random.default_rng(0), 8, 32, config.vocab_size, pairs=True)
+    ids[:, 20:] = 0
+    np.testing.assert_allclose(free.predict(ids[:, :24], verbose=0), fixed.predict(ids, verbose=0), atol=1e-5)
+
+
+def test_bucketed_batches_cover_the_set_once_an_epoch_at_their_own_width():
+    rng = np.random.default_rng(0)
+    ids = random_ids(rng, 300, 64, 100)
+    y = np.arange(300, dtype=np.float32)[:, None]
+    dataset = distill.bucketed_dataset(ids, y, batch_size=32, seed=0)
+    epochs = []
+    for _ in range(2):
+        rows = []
+        for x, t in dataset:
+            x, t = x.numpy(), t.numpy()[:, 0].astype(int)
+            np.testing.assert_array_equal(x, ids[t, : x.shape[1]])
+            assert (ids[t, x.shape[1]:] == 0).all()
+            rows.extend(t.tolist())
+        assert sorted(rows) == list(range(300))
+        epochs.append(rows)
+    assert epochs[0] != epochs[1]
+
+
+def test_distill_pipeline_end_to_end(data_dir, tmp_path):
+    """Teacher fine-tuned on a slice of SST-2, transfer set labelled, student trained, int8 on TFLM."""
+    out = tmp_path / "sst2_distill"
+    run_module("pipelines.distill", "--task", "sst2", "--config", "test", "--data_dir", data_dir,
+               "--output_dir", str(out), "--train_limit", "400", "--augment_copies", "3", "--in_domain", "200",
+               "--teacher_epochs", "1", "--student_epochs", "2", "--qat_epochs", "1", "--measure_l256=false",
+               "--eval_limit", "200", "--seed", "2")
+    report = json.loads((out / "report.json").read_text())
+    t = report["teacher"]
+    assert t["backend"] == "tensorflow" and t["finetune"]["epochs"] == 1 and t["seconds"] > 0
+    counts = t["transfer"]["by_origin"]
+    assert counts["train"] == 400 and counts["in_domain"] == 200 and 0 < counts["augmented"] <= 1200
+    labelled, logits = transfer.load_labelled(str(out))
+    assert logits.shape == (len(labelled), 2) and np.isfinite(logits).all()
+    assert report["evaluation"]["n"] == 200 and report["int8"]["fully_int8"]
+    assert "teacher" in (out / "report.md").read_text().lower()
+    assert report["seed"] == 2
+
+
+def test_token_table_from_the_teacher_puts_related_words_together():
+    from embbert_tf import teacher
+
+    try:
+        folder = teacher.pretrained_dir()
+    except Exception as e:
+        pytest.skip(f"teacher weights not installed ({e})")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[MASK]", "[SEP]", "good", "great", "awful", "terrible", "film", "movie",
+             "##ly", "##s", "quietly", "cinema", "dreadful", "excellent"]
+    table = distill.teacher_token_table(vocab, folder, 8)
+    assert table.shape == (len(vocab), 8) and table.std() == pytest.approx(1.0, rel=1e-4)
+
+    def distance(a, b):
+        return float(((table[vocab.index(a)] - table[vocab.index(b)]) ** 2).sum())
+
+    assert distance("good", "great") < distance("good", "film")
+    assert distance("film", "movie") < distance("film", "awful")
+    assert distance("awful", "terrible") < distance("awful", "cinema")
