@@ -256,8 +256,19 @@ def _stratified(labels: np.ndarray, fraction: float, rng: np.random.Generator) -
     return np.sort(np.concatenate(held))
 
 
-def _spans(tokens: tuple) -> set:
-    return {tokens[a:b] for a in range(len(tokens)) for b in range(a + 1, len(tokens) + 1)}
+def _spans(tokens: tuple, phrases: set, lengths: list[int]) -> set:
+    """The sub-spans of `tokens` that are phrases of the dataset (`lengths`: their distinct lengths). Only
+    those are ever looked up; keeping just them bounds memory by the input's size, where every sub-span of
+    a 5,000-word line would be cubic in its length."""
+    n, found = len(tokens), set()
+    for length in lengths:
+        if length > n:
+            break
+        for a in range(n - length + 1):
+            span = tokens[a: a + length]
+            if span in phrases:
+                found.add(span)
+    return found
 
 
 def split_phrases(split: Split, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,16 +276,18 @@ def split_phrases(split: Split, fraction: float, seed: int) -> tuple[np.ndarray,
     of the whole sentences (phrases no other phrase contains); left out of training are their phrases that
     no training sentence contains, as SST's own dev split leaves them out."""
     tokens = [tuple(" ".join(parts).split()) for parts in zip(*split.texts)]
+    phrases = set(tokens)
+    lengths = sorted({len(t) for t in phrases})
     covered, roots = set(), []
     for i in sorted(range(len(tokens)), key=lambda i: -len(tokens[i])):
         if tokens[i] not in covered:  # a longer phrase would have been seen first and covered it
             roots.append(i)
-            covered |= _spans(tokens[i])
+            covered |= _spans(tokens[i], phrases, lengths)
     roots = np.array(sorted(roots))
     held = roots[_stratified(split.labels[roots], fraction, np.random.default_rng(seed))]
     kept = set()
     for i in np.setdiff1d(roots, held):
-        kept |= _spans(tokens[i])
+        kept |= _spans(tokens[i], phrases, lengths)
     rest = np.array([i for i in range(len(tokens)) if tokens[i] in kept], dtype=np.int64)
     return rest, held
 

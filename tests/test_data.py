@@ -55,11 +55,54 @@ def test_phrase_split_holds_out_whole_sentences(data_dir):
     train = [tuple(t.split()) for t in d.train.texts[0]]
     assert 600 < len(held) < 800  # 10 % of the ~6,900 training sentences, as long as the dev sentences
     assert np.median([len(t) for t in held]) >= 15
-    train_spans = set().union(*(D._spans(t) for t in train))
+    train_spans = set().union(*(_all_spans(t) for t in train))
     assert not set(held) & train_spans  # no held-out sentence is inside a training phrase
-    held_only = set().union(*(D._spans(t) for t in held)) - train_spans
+    held_only = set().union(*(_all_spans(t) for t in held)) - train_spans
     assert held_only and not held_only & set(train)  # their own phrases left training
     assert len(d.train) < 0.95 * (67_349 - len(held))
+
+
+def _all_spans(tokens):
+    """Every sub-span: what the split was first defined with (cubic in a text's length; test data only)."""
+    return {tokens[a:b] for a in range(len(tokens)) for b in range(a + 1, len(tokens) + 1)}
+
+
+def _reference_split_phrases(split, fraction, seed):
+    tokens = [tuple(" ".join(parts).split()) for parts in zip(*split.texts)]
+    covered, roots = set(), []
+    for i in sorted(range(len(tokens)), key=lambda i: -len(tokens[i])):
+        if tokens[i] not in covered:
+            roots.append(i)
+            covered |= _all_spans(tokens[i])
+    roots = np.array(sorted(roots))
+    held = roots[D._stratified(split.labels[roots], fraction, np.random.default_rng(seed))]
+    kept = set().union(*(_all_spans(tokens[i]) for i in np.setdiff1d(roots, held)))
+    return np.array([i for i in range(len(tokens)) if tokens[i] in kept]), held
+
+
+def test_sst2_selection_split_is_the_all_spans_definitions(data_dir):
+    train = D.load_split(D.get_task("sst2"), "train", data_dir)
+    rest, held = D.split_phrases(train, 0.1, 0)
+    ref_rest, ref_held = _reference_split_phrases(train, 0.1, 0)
+    np.testing.assert_array_equal(held, ref_held)
+    np.testing.assert_array_equal(rest, ref_rest)
+
+
+def test_a_5000_word_line_splits_in_bounded_memory():
+    import tracemalloc
+
+    task = D.get_task("sst2")
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 20)))) for _ in range(2000)]
+    texts.append(" ".join(rng.choice(words, size=5000)))  # all its sub-spans would be ~2e10 words
+    split = D.Split(task, "train", [texts], rng.integers(0, 2, size=len(texts)), "test")
+    tracemalloc.start()
+    rest, held = D.split_phrases(split, 0.1, 0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"
+    assert len(texts) - 1 in set(held) | set(rest)
 
 
 def test_phrase_split_keeps_phrases_that_training_sentences_share():
