@@ -141,6 +141,27 @@ def find_file(task: Task, split: str, data_dir: str | None) -> str | None:
     return None
 
 
+def _not_utf8(path: str) -> str:
+    """Where a text file first stops being UTF-8, as a line number (read in chunks: bounded memory)."""
+    import codecs
+    import gzip
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            pending = len(decoder.getstate()[0])  # a character cut by the previous chunk's end
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                at = max(0, e.start - pending)
+                line += chunk.count(b"\n", 0, at)
+                return (f"{path} line {line} is not UTF-8 (byte 0x{chunk[at]:02x}); re-encode the file as "
+                        "UTF-8, e.g. `iconv -f latin1 -t utf-8`")
+            line += chunk.count(b"\n")
+    return f"{path} is not UTF-8; re-encode the file as UTF-8"
+
+
 def _read_frame(path: str, task: Task) -> pd.DataFrame:
     opts = dict(task.read_options)
     try:
@@ -152,7 +173,9 @@ def _read_frame(path: str, task: Task) -> pd.DataFrame:
         if path.endswith(".tsv"):
             return pd.read_csv(path, **{"sep": "\t", **opts})
         return pd.read_csv(path, **opts)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError) as e:
+    except UnicodeDecodeError:
+        raise UserError(_not_utf8(path)) from None
+    except (ValueError, OSError, pd.errors.ParserError, EOFError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read {path}: {first}; the file looks corrupt, replace it with a fresh copy") from None
 

@@ -77,7 +77,14 @@ def read(data: bytes, source: str = "model") -> fb.ModelT:
     try:
         return fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(data, 0))
     except Exception as e:  # flatbuffers raises bare struct/index errors on truncation
-        raise UserError(f"{source} is a damaged TFLite flatbuffer ({type(e).__name__}); re-export the model") from None
+        import struct
+
+        if isinstance(e, (struct.error, IndexError)):
+            what = (f"its tables point past the end of its {len(data):,} bytes, so the file was cut short or "
+                    "overwritten")
+        else:
+            what = f"reading its tables failed ({str(e).strip() or type(e).__name__})"
+        raise UserError(f"{source} is a damaged TFLite flatbuffer: {what}; re-export the model") from None
 
 
 def op_name(model: fb.ModelT, op) -> str:

@@ -48,6 +48,40 @@ def output_dir() -> str:
     return FLAGS.output_dir or os.path.join("runs", FLAGS.task)
 
 
+# Flags that name files or folders: relative values are read against the folder the user typed the command
+# in ($EMBBERT_CWD, which ./run sets before it changes to the repository root).
+PATH_FLAGS = ("data_dir", "output_dir", "vocab", "pretrained", "model", "arduino", "teacher_dir", "corpus",
+              "validation_corpus")
+
+
+def resolve_paths() -> None:
+    """Make relative path flags, and $EMBBERT_DATA_DIR, absolute against $EMBBERT_CWD when it is set."""
+    cwd = os.environ.get("EMBBERT_CWD")
+    if not cwd:
+        return
+
+    def resolve(value):
+        if isinstance(value, str) and value and value.lower() != "none" and not os.path.isabs(value):
+            return os.path.normpath(os.path.join(cwd, os.path.expanduser(value)))
+        return value
+
+    for name in PATH_FLAGS:
+        if name in FLAGS and FLAGS[name].present:
+            value = FLAGS[name].value
+            FLAGS[name].value = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+    data_env = os.environ.get("EMBBERT_DATA_DIR")
+    if data_env:
+        os.environ["EMBBERT_DATA_DIR"] = resolve(data_env)
+
+
+def remove_if_empty(folder: str) -> None:
+    """Remove a folder a failed run created if nothing was written into it (empty sub-folders aside)."""
+    import shutil
+
+    if os.path.isdir(folder) and not any(files for _, _, files in os.walk(folder)):
+        shutil.rmtree(folder)
+
+
 def run_main(main):
     """absl.app.run(main), with UserErrors printed as one line (exit code 2) instead of a traceback."""
     from absl import app
@@ -58,9 +92,14 @@ def run_main(main):
         logging.set_verbosity(logging.WARNING)  # TF's savers log INFO lines on every checkpoint
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        resolve_paths()
+        out = output_dir()
+        existed = os.path.exists(out)
         try:
             return main(argv)
         except UserError as e:
+            if not existed:
+                remove_if_empty(out)
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(2)
 

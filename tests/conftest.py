@@ -37,7 +37,7 @@ def random_ids(rng, batch, length, vocab, pairs=False):
 def run_module(*args, check=True):
     """python -m <args> from the repository root, as a user runs the pipelines."""
     proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": ROOT})
+                          env={**os.environ, "PYTHONPATH": ROOT, "EMBBERT_CWD": ROOT})
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc

@@ -145,6 +145,13 @@ def test_missing_data_dir(tmp_path):
         D.load_split(D.get_task("sst2"), "train", str(tmp_path / "nope"))
 
 
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path):
+    folder = _task_dir(tmp_path)
+    (folder / "train.tsv").write_bytes(b"sentence\tlabel\nfine film\t1\nbad\t0\ncaf\xe9 noir\t1\n")
+    with pytest.raises(UserError, match=r"train.tsv line 4 is not UTF-8 \(byte 0xe9\); re-encode the file as UTF-8"):
+        D.load_split(D.get_task("sst2"), "train", str(tmp_path))
+
+
 def test_corrupt_file(tmp_path):
     (_task_dir(tmp_path, "imdb") / "train.parquet").write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(UserError, match="cannot read .*train.parquet.*corrupt"):

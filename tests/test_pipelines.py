@@ -81,6 +81,7 @@ def test_missing_data_file_is_one_line(tmp_path):
     line = _error(run("pipelines.finetune", "--task", "sst2", "--data_dir", str(tmp_path), "--output_dir",
                       str(tmp_path / "out"), check=False))
     assert "missing data file for task sst2" in line
+    assert not (tmp_path / "out").exists()  # the failed run removes the empty folder it made
 
 
 def test_unreadable_tflite_is_one_line(sst2_run, tmp_path, data_dir):
@@ -91,8 +92,26 @@ def test_unreadable_tflite_is_one_line(sst2_run, tmp_path, data_dir):
     (bad / "model_int8.tflite").write_bytes(b"\x00garbage" * 10)
     line = _error(run("pipelines.evaluate", "--model", str(bad), "--data_dir", data_dir, check=False))
     assert "not a TFLite flatbuffer" in line
+    (bad / "model_int8.tflite").write_bytes((sst2_run / "model_int8.tflite").read_bytes()[:3000])  # cut short
+    line = _error(run("pipelines.evaluate", "--model", str(bad), "--data_dir", data_dir, check=False))
+    assert "damaged TFLite flatbuffer: its tables point past the end of its 3,000 bytes" in line
 
 
 def test_not_a_model_directory_is_one_line(tmp_path):
     line = _error(run("pipelines.evaluate", "--model", str(tmp_path), check=False))
     assert "not a model directory" in line
+
+
+def test_relative_paths_are_read_from_the_folder_the_command_was_typed_in(tmp_path, data_dir):
+    """./run changes to the repository root; --model, --data_dir given relative to the user's folder still
+    find their files there."""
+    import shutil
+
+    shutil.copytree(os.path.join(ROOT, "models", "sst2"), tmp_path / "mine")
+    os.symlink(data_dir, tmp_path / "data")
+    env = {k: v for k, v in os.environ.items() if k not in ("EMBBERT_CWD", "EMBBERT_DATA_DIR")}
+    proc = subprocess.run([os.path.join(ROOT, "run"), "python", "-m", "pipelines.evaluate", "--model", "mine",
+                           "--task", "sst2", "--data_dir", "data", "--split", "validation", "--eval_limit", "16"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["n"] == 16
