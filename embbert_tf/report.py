@@ -83,6 +83,24 @@ def plot_memory(report: dict, path: str) -> None:
     plt.close(fig)
 
 
+def learned_nothing(r: dict) -> str | None:
+    """A plain sentence when the float model learned nothing useful (one class for every text, or more than
+    10 points below the TF-IDF baseline on the reported split), with the likely cause and the fix; else None."""
+    metric, ev = r["metric"], r["evaluation"]
+    fix = ("likely too few epochs or training examples; train longer (--epochs, --patience 0), on more "
+           "data, or distil a pre-trained teacher into it (pipelines.distill)")
+    classes = ev.get("float_predicted_classes")
+    if classes is not None and len(classes) == 1:
+        names = r.get("classes") or []
+        name = names[classes[0]] if classes[0] < len(names) else classes[0]
+        return f"the float model predicts one class ({name!r}) for every text, so it learned nothing: {fix}"
+    score, base = ev["metrics"]["float"][metric], r["baseline"][metric]
+    if score < base - 0.10:
+        return (f"the float model scores {100 * score:.1f} ({metric}), more than 10 points below the TF-IDF + "
+                f"linear baseline's {100 * base:.1f}: {fix}")
+    return None
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -108,6 +126,7 @@ def markdown(r: dict) -> str:
         f"d={r['model']['hidden']}, vocabulary {r['vocab_size']}. Evaluated on the **{ev['split']}** split "
         f"({ev['n']} examples, {ev['source']}).",
         "",
+        *([f"**Warning: {r['warning']}.**", ""] if r.get("warning") else []),
         "## Accuracy",
         "",
         f"| model | runtime | {' | '.join(ev['metrics_order'])} |",

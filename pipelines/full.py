@@ -117,6 +117,7 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
         "truncated": enc.truncated,
         # Chance level for the plots: the share of the most frequent class (None for regression).
         "majority_share": None if reg else float(np.bincount(enc.labels).max() / len(enc.labels)),
+        "float_predicted_classes": None if reg else sorted(set(np.asarray(float_logits).argmax(-1).tolist())),
         "metrics": metrics,
         "metrics_order": order,
         "agreement": {"TFLM vs LiteRT": M.agreement(tflm_logits, litert_logits, reg),
@@ -178,6 +179,7 @@ def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
     audit = ev.pop("audit")
     rep = {
         "task": run.task,
+        "classes": run.info.get("classes"),
         "metric": run.info["metric"],
         "seed": run.info["seed"],
         "model": run.info["model"],
@@ -202,12 +204,15 @@ def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
         "notes": run.info["notes"],
         **(extra or {}),
     }
+    rep["warning"] = report.learned_nothing(rep)
     report.write(rep, out)
     m, e = rep["metric"], rep["evaluation"]
     print(f"[full] {run.task} {e['split']} {m}: float {e['metrics']['float'][m]:.4f}, int8 on TFLM "
           f"{e['metrics']['tflm'][m]:.4f} (baseline {rep['baseline'][m]:.4f}); report in {out}/report.md")
     print(f"[full] C++ application in {os.path.join(out, device['app'])} (build: see its README.md)"
           + (f", Arduino library in {os.path.join(out, device['arduino'])}" if device["arduino"] else ""))
+    if rep.get("warning"):
+        print(f"[full] warning: {rep['warning']}")
     return rep
 
 

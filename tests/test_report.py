@@ -22,3 +22,17 @@ def test_chance_level_by_metric():
 def test_vocabulary_note_says_asked_and_learned_sizes_and_why():
     assert "794-entry" in vocabulary_note(794, 8192) and "8192 asked" in vocabulary_note(794, 8192)
     assert "asked" not in vocabulary_note(8192, 8192)
+
+
+def _report(float_score, baseline, classes=(0, 1)):
+    return {"metric": "accuracy", "classes": ["negative", "positive"], "baseline": {"accuracy": baseline},
+            "evaluation": {"metrics": {"float": {"accuracy": float_score}},
+                           "float_predicted_classes": list(classes)}}
+
+
+def test_a_model_that_learned_nothing_says_so_with_the_fix():
+    one = report.learned_nothing(_report(0.51, 0.82, classes=(1,)))
+    assert "one class ('positive')" in one and "--epochs" in one
+    low = report.learned_nothing(_report(0.70, 0.82))
+    assert "more than 10 points below" in low and "82.0" in low
+    assert report.learned_nothing(_report(0.79, 0.82)) is None
