@@ -72,6 +72,15 @@ class Run:
     def task(self) -> str:
         return self.info["task"]
 
+    @property
+    def task_spec(self):
+        """The run's Task: a built-in one by name, or a folder task as the run recorded it."""
+        from embbert_tf import data
+
+        if self.info.get("task_definition"):
+            return data.task_from_dict(self.info["task_definition"])
+        return data.get_task(self.task)
+
     def tokenizer(self) -> Tokenizer:
         if not os.path.exists(self.path("vocab.txt")):
             raise UserError(f"{self.directory} has no vocab.txt; the model cannot be used without its vocabulary")

@@ -39,6 +39,7 @@ class Task:
     # The training split holds every phrase of each sentence's parse tree (SST): a held-out split must be
     # whole sentences, without their phrases in training, or it scores sub-phrases the model was fit on.
     phrases: bool = False
+    folder: str | None = None  # a user's own data folder (`--task PATH`): its files, read from there
 
     @property
     def num_classes(self) -> int:
@@ -101,10 +102,98 @@ TASKS: dict[str, Task] = {
 }
 
 
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise UserError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))}")
-    return TASKS[name]
+METRICS = ("accuracy", "f1_weighted", "mcc", "spearman")
+
+
+def get_task(name: str, text_columns: list[str] | None = None, label_column: str | None = None,
+             metric: str | None = None) -> Task:
+    """A built-in task by name, or a folder of your own data (see `folder_task`)."""
+    if name in TASKS:
+        return TASKS[name]
+    if os.path.isdir(name):
+        return folder_task(name, text_columns, label_column, metric)
+    raise UserError(f"unknown task {name!r}: choose one of {', '.join(sorted(TASKS))}, or give a folder holding "
+                    f"train.<{'|'.join(EXTENSIONS)}>")
+
+
+def task_to_dict(task: Task) -> dict:
+    """What a run records of a folder task, so evaluation and export need not read its folder again."""
+    return {"name": task.name, "folder": task.folder, "text_columns": list(task.text_columns),
+            "label_column": task.label_column, "classes": list(task.classes) if task.classes else None,
+            "label_values": list(task.label_values) if task.label_values else None, "metric": task.metric,
+            "eval_split": task.eval_split, "splits": list(task.splits)}
+
+
+def task_from_dict(d: dict) -> Task:
+    return Task(d["name"], d["folder"], tuple(d["text_columns"]), d["label_column"],
+                tuple(d["classes"]) if d["classes"] else None, d["metric"], d["eval_split"], tuple(d["splits"]),
+                ("", None), read_options={"keep_default_na": False},
+                label_values=tuple(d["label_values"]) if d["label_values"] else None, folder=d["folder"])
+
+
+def _folder_file(folder: str, split: str) -> str | None:
+    for ext in EXTENSIONS:
+        path = os.path.join(folder, f"{split}.{ext}")
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def folder_task(folder: str, text_columns: list[str] | None = None, label_column: str | None = None,
+                metric: str | None = None) -> Task:
+    """A task made from a folder of your own data: train.<ext>, optionally validation.<ext> and test.<ext>.
+
+    Columns: `text` (or `sentence`), or `text_a` + `text_b` for pairs, and `label`; other names with
+    `text_columns` / `label_column`. Labels that are strings or integers are classes (sorted); other
+    numbers make a regression task (metric Spearman). The reported split is test if there is one, else
+    validation, else a seeded hold-out of train; the selection split is never the reported one.
+    """
+    folder = os.path.abspath(folder)
+    train = _folder_file(folder, "train")
+    if train is None:
+        raise UserError(f"{folder} has no train.<{'|'.join(EXTENSIONS)}>; put the training split there "
+                        "(columns text, label)")
+    probe = Task(os.path.basename(folder), folder, (), "", None, "accuracy", "", (), ("", None),
+                 read_options={"keep_default_na": False}, folder=folder)
+    frame = _read_frame(train, probe)
+    columns = list(frame.columns)
+    if text_columns:
+        texts = tuple(text_columns)
+    else:
+        texts = next((c for c in (("text",), ("sentence",), ("text_a", "text_b")) if set(c) <= set(columns)), None)
+    missing = [c for c in (texts or ()) if c not in columns]
+    if texts is None or missing or len(texts) not in (1, 2):
+        raise UserError(f"{train} has no text column{' ' + repr(missing[0]) if missing else ''} (columns found: "
+                        f"{columns}); name it text (or sentence), or text_a and text_b for pairs, or pass "
+                        "--text_columns")
+    label = label_column or "label"
+    if label not in columns:
+        raise UserError(f"{train} has no label column {label!r} (columns found: {columns}); name it label or "
+                        "pass --label_column")
+    raw = frame[label]
+    numeric = pd.to_numeric(raw, errors="coerce")
+    regression = bool(numeric.notna().all() and (numeric % 1 != 0).any())
+    if regression:
+        classes = values = None
+    else:
+        values = sorted(int(v) for v in numeric.unique()) if numeric.notna().all() else sorted(raw.astype(str).unique())
+        counts = (numeric.astype(int) if numeric.notna().all() else raw.astype(str)).value_counts()
+        if len(values) < 2:
+            raise UserError(f"{train} has a single class {values[0]!r} in column {label!r}; a classifier needs "
+                            "at least two")
+        single = [v for v in values if counts[v] < 2]
+        if single:
+            raise UserError(f"{train}: class {single[0]!r} has a single example; the stratified selection split "
+                            "needs at least two of each class: add examples or drop the class")
+        classes = tuple(str(v) for v in values)
+    if metric and metric not in METRICS:
+        raise UserError(f"unknown --metric {metric!r}: choose one of {', '.join(METRICS)}")
+    splits = tuple(s for s in ("train", "validation", "test") if _folder_file(folder, s))
+    evaluation = "test" if "test" in splits else "validation" if "validation" in splits else "holdout"
+    return Task(os.path.basename(folder), folder, texts, label, classes,
+                metric or ("spearman" if regression else "accuracy"), evaluation, splits, ("", None),
+                read_options={"keep_default_na": False}, label_values=tuple(values) if values else None,
+                folder=folder)
 
 
 @dataclasses.dataclass
@@ -116,6 +205,7 @@ class Split:
     texts: list[list[str]]
     labels: np.ndarray
     source: str  # where it came from, for the report
+    skipped: int = 0  # rows without text, left out (folder tasks)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -188,6 +278,9 @@ def _labels(frame: pd.DataFrame, task: Task, path: str) -> np.ndarray:
         except ValueError:
             raise UserError(f"{path}: labels of regression task {task.name} must be numbers") from None
     if task.label_values is not None:
+        if task.folder:  # the user's labels, compared as the training split read them
+            numeric = all(isinstance(v, int) for v in task.label_values)
+            raw = pd.to_numeric(raw, errors="coerce") if numeric else raw.astype(str)
         index = {v: i for i, v in enumerate(task.label_values)}
         bad = ~raw.isin(list(index))
         ids = raw.map(index)
@@ -199,10 +292,10 @@ def _labels(frame: pd.DataFrame, task: Task, path: str) -> np.ndarray:
         row = int(np.flatnonzero(bad.to_numpy())[0])
         allowed = task.label_values or tuple(range(task.num_classes))
         value = raw.iloc[row].item() if hasattr(raw.iloc[row], "item") else raw.iloc[row]
-        raise UserError(
-            f"{path} row {row + 1}: label {value!r} is not one of task {task.name}'s classes "
-            f"{list(allowed)}; fix the row or pick the right --task"
-        )
+        fix = ("fix the row, or add the class to the training split" if task.folder
+               else "fix the row or pick the right --task")
+        raise UserError(f"{path} row {row + 1}: label {value!r} is not one of task {task.name}'s classes "
+                        f"{list(allowed)}; {fix}")
     return ids.astype(np.int64).to_numpy()
 
 
@@ -219,8 +312,15 @@ def read_file(task: Task, split: str, path: str) -> Split:
         )
     if len(frame) == 0:
         raise UserError(f"{path} has no rows; task {task.name} needs a non-empty {split} split")
+    skipped = 0
+    if task.folder:  # your own data: rows with no text at all are skipped and counted, not fatal
+        empty = np.logical_and.reduce([frame[c].fillna("").astype(str).str.strip() == "" for c in task.text_columns])
+        skipped = int(empty.sum())
+        frame = frame[~empty].reset_index(drop=True)
+        if len(frame) == 0:
+            raise UserError(f"{path} has no row with text; task {task.name} needs a non-empty {split} split")
     texts = [frame[c].fillna("").astype(str).tolist() for c in task.text_columns]
-    return Split(task, split, texts, _labels(frame, task, path), path)
+    return Split(task, split, texts, _labels(frame, task, path), path, skipped)
 
 
 def _download(task: Task, split: str) -> str:
@@ -248,6 +348,11 @@ def _download(task: Task, split: str) -> str:
 
 def load_split(task: Task, split: str, data_dir: str | None = None) -> Split:
     """Read one split from the data folder, the download cache, or (online) Hugging Face."""
+    if task.folder:
+        path = _folder_file(task.folder, split)
+        if path is None:
+            raise UserError(f"{task.folder} has no {split}.<{'|'.join(EXTENSIONS)}>")
+        return read_file(task, split, path)
     data_dir = resolve_data_dir(data_dir)
     if data_dir is not None:
         if not os.path.isdir(data_dir):
@@ -337,9 +442,17 @@ def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation
     the split reported: where a task has no validation split of its own, or is scored on it (GLUE dev), a
     seeded 10 % of the training split selects, as the reference code does for every task."""
     train = load_split(task, "train", data_dir)
+    skipped = {train.source: train.skipped}
     notes = []
+    evaluation = None
+    if task.eval_split == "holdout":  # a folder with a training split only: report on a seeded hold-out
+        train, evaluation = split_off(train, validation_fraction, seed + 1)
+        evaluation.name = "holdout"
+        notes.append(f"{task.name} has no test or validation split: {len(evaluation)} training examples "
+                     f"({validation_fraction:.0%}, seed {seed + 1}) were held out as the reported split")
     if "validation" in task.splits and task.eval_split != "validation":
         validation = load_split(task, "validation", data_dir)
+        skipped[validation.source] = validation.skipped
     else:
         train, validation = split_off(train, validation_fraction, seed)
         why = ("is scored on its validation split" if "validation" in task.splits else "has no validation split")
@@ -355,5 +468,8 @@ def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation
                 f"{task.name} {why}: {len(validation)} training examples ({validation_fraction:.0%}{kind}, "
                 f"seed {seed}) were held out to select the best epoch"
             )
-    evaluation = load_split(task, task.eval_split, data_dir)
+    if evaluation is None:
+        evaluation = load_split(task, task.eval_split, data_dir)
+        skipped[evaluation.source] = evaluation.skipped
+    notes += [f"{path}: {n} row{'s' if n > 1 else ''} without text skipped" for path, n in skipped.items() if n]
     return TaskData(train, validation, evaluation, notes)

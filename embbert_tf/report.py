@@ -124,7 +124,8 @@ def markdown(r: dict) -> str:
         "",
         f"Seed {r['seed']}, sequence length {r['sequence_length']}, {r['model']['num_layers']} layers, "
         f"d={r['model']['hidden']}, vocabulary {r['vocab_size']}. Evaluated on the **{ev['split']}** split "
-        f"({ev['n']} examples, {ev['source']}).",
+        f"({ev['n']} examples, {ev['source']})."
+        + (f" Classes: {', '.join(r['classes'])}." if r.get("classes") else ""),
         "",
         *([f"**Warning: {r['warning']}.**", ""] if r.get("warning") else []),
         "## Accuracy",

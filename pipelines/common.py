@@ -12,7 +12,13 @@ from embbert_tf.errors import UserError
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("task", "sst2", "Task name: sst2, cola, mrpc, stsb, rte, imdb, ag_news, emotion, "
-                    "cyberbullying, limit, nlu.")
+                    "cyberbullying, limit, nlu; or a folder of your own data holding train.<tsv|csv|jsonl|"
+                    "jsonl.gz|parquet> (and optionally validation.*, test.*).")
+flags.DEFINE_list("text_columns", None, "With --task FOLDER: the text column, or two for pairs (default text, "
+                  "sentence, or text_a,text_b).")
+flags.DEFINE_string("label_column", None, "With --task FOLDER: the label column (default label).")
+flags.DEFINE_enum("metric", None, ["accuracy", "f1_weighted", "mcc", "spearman"], "With --task FOLDER: the "
+                  "metric that selects and reports (default accuracy; spearman for numeric labels).")
 flags.DEFINE_string("config", "embbert", "Model configuration: nano, tiny, embbert, med, big, test.")
 flags.DEFINE_string("data_dir", None, "Folder with <task>/<split>.<ext> files; default $EMBBERT_DATA_DIR, "
                     "else download with Hugging Face datasets.")
@@ -44,14 +50,35 @@ def eval_workers() -> int:
     return FLAGS.eval_workers or micro.default_workers()
 
 
+def task():
+    """The task --task names: built-in, or a folder of the user's data (with --text_columns etc.)."""
+    from embbert_tf import data
+
+    return data.get_task(FLAGS.task, FLAGS.text_columns, FLAGS.label_column, FLAGS.metric)
+
+
+def task_definition(task) -> dict | None:
+    """What config.json records of a folder task (None for a built-in one)."""
+    from embbert_tf import data
+
+    return data.task_to_dict(task) if task.folder else None
+
+
 def output_dir() -> str:
-    return FLAGS.output_dir or os.path.join("runs", FLAGS.task)
+    name = os.path.basename(os.path.normpath(FLAGS.task)) if os.sep in FLAGS.task else FLAGS.task
+    return FLAGS.output_dir or os.path.join("runs", name)
 
 
 # Flags that name files or folders: relative values are read against the folder the user typed the command
 # in ($EMBBERT_CWD, which ./run sets before it changes to the repository root).
 PATH_FLAGS = ("data_dir", "output_dir", "vocab", "pretrained", "model", "arduino", "teacher_dir", "corpus",
               "validation_corpus")
+
+
+def _is_folder_task(value: str) -> bool:
+    from embbert_tf import data
+
+    return value not in data.TASKS
 
 
 def resolve_paths() -> None:
@@ -69,6 +96,8 @@ def resolve_paths() -> None:
         if name in FLAGS and FLAGS[name].present:
             value = FLAGS[name].value
             FLAGS[name].value = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
+    if "task" in FLAGS and _is_folder_task(FLAGS.task):  # --task FOLDER
+        FLAGS.task = resolve(FLAGS.task)
     data_env = os.environ.get("EMBBERT_DATA_DIR")
     if data_env:
         os.environ["EMBBERT_DATA_DIR"] = resolve(data_env)

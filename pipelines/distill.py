@@ -66,7 +66,8 @@ def student_stage(out: str, task: D.Task, config_name: str, *, data_dir, seed: i
     print(f"[distill] student {config.name}: {len(ids)} transfer texts, selection {len(val.ids)}, "
           f"sequence length {sequence_length}")
     info = {
-        "task": task.name, "classes": list(task.classes) if task.classes else None,
+        "task": task.name, "task_definition": common.task_definition(task),
+        "classes": list(task.classes) if task.classes else None,
         "num_classes": task.num_classes, "metric": task.metric, "model": config.to_dict(),
         "sequence_length": sequence_length, "seed": seed, "vocab_size": tokenizer.vocab_size,
         "finetune": {"epochs": epochs, "patience": patience, "batch_size": batch_size,
@@ -110,7 +111,7 @@ def student_stage(out: str, task: D.Task, config_name: str, *, data_dir, seed: i
 def main(argv):
     F = FLAGS
     out = common.output_dir()
-    task = D.get_task(F.task)
+    task = common.task()
     timings = {}
     started = time.time()
     teacher = transfer.teacher_stage(task, out, **teacher_program.settings())

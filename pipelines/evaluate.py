@@ -22,6 +22,9 @@ flags.DEFINE_string("split", None, "Split to evaluate (train, validation, test);
 
 
 def load_eval_split(task: D.Task, split: str, data_dir: str | None, seed: int) -> D.Split:
+    if split == "holdout" or (split == "validation" and "validation" not in task.splits):
+        data = D.load_task(task, data_dir, seed)  # the same seeded hold-outs as in training
+        return data.evaluation if split == "holdout" else data.validation
     if split == "validation" and "validation" not in task.splits:
         return D.load_task(task, data_dir, seed).validation  # the same seeded hold-out as in training
     if split not in task.splits:
@@ -29,10 +32,13 @@ def load_eval_split(task: D.Task, split: str, data_dir: str | None, seed: int) -
     return D.load_split(task, split, data_dir)
 
 
-def evaluate(model_dir: str, task_name: str | None = None, data_dir: str | None = None, split: str | None = None,
+def evaluate(model_dir: str, task: D.Task | None = None, data_dir: str | None = None, split: str | None = None,
              limit: int | None = None, progress: bool = True) -> dict:
     run = artifacts.Run(model_dir)
-    task = D.get_task(task_name or run.task)
+    task = task or run.task_spec
+    if task.folder and run.info.get("classes") and list(task.classes or []) != run.info["classes"]:
+        raise UserError(f"{task.folder}'s training split has the classes {list(task.classes or [])}, the model in "
+                        f"{model_dir} was trained on {run.info['classes']}; evaluate it on data with its classes")
     if task.num_classes != run.num_classes:
         raise UserError(f"the model in {model_dir} has {run.num_classes} outputs, task {task.name} needs "
                         f"{task.num_classes}; evaluate it on the task it was trained for ({run.task})")
@@ -53,7 +59,7 @@ def evaluate(model_dir: str, task_name: str | None = None, data_dir: str | None 
 def main(argv):
     if not FLAGS.model:
         raise UserError("--model is required: the run directory of a trained model")
-    result = evaluate(FLAGS.model, FLAGS.task if FLAGS["task"].present else None, FLAGS.data_dir, FLAGS.split,
+    result = evaluate(FLAGS.model, common.task() if FLAGS["task"].present else None, FLAGS.data_dir, FLAGS.split,
                       FLAGS.eval_limit)
     print(json.dumps(result))
 

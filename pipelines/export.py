@@ -18,7 +18,6 @@ from absl import flags
 
 from pipelines import common
 from embbert_tf import artifacts, flatbuffer, micro
-from embbert_tf.data import get_task
 from embbert_tf.errors import UserError
 from embbert_tf.export import cpp
 
@@ -45,7 +44,7 @@ def generate(run_dir: str, arena_margin: int = ARENA_MARGIN) -> tuple[dict[str, 
         raise UserError(f"cannot export {run_dir}: {first}; TFLM cannot run this model in int8")
     tokenizer = run.tokenizer()
     # The arena does not depend on the ids' values; any input measures it.
-    columns = len(get_task(run.task).text_columns)
+    columns = len(run.task_spec.text_columns)
     probe = tokenizer.encode_columns([["a probe sentence"]] * columns, run.sequence_length)[0][0]
     arena = micro.minimal_arena(tflite, probe)
     interpreter = micro.TFLM(tflite, arena)

@@ -88,7 +88,7 @@ def run(
     verbose: int = 1,
     patience: int = 3,
 ) -> dict:
-    task = D.get_task(task_name)
+    task = D.get_task(task_name) if isinstance(task_name, str) else task_name
     try:
         config = get_config(config_name, **(config_overrides or {}))
     except KeyError as e:
@@ -130,6 +130,7 @@ def run(
 
     info = {
         "task": task.name,
+        "task_definition": common.task_definition(task),
         "classes": list(task.classes) if task.classes else None,
         "num_classes": task.num_classes,
         "metric": task.metric,
@@ -179,7 +180,7 @@ def main(argv):
     F = FLAGS
     pretrained = pretrained_dir()
     epochs, lr = training_defaults(pretrained)
-    run(common.output_dir(), F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
+    run(common.output_dir(), common.task(), F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
         F.weight_decay, F.resume, F.vocab, F.train_limit, model_overrides(pretrained), F.lr_schedule, pretrained,
         patience=F.patience)
 

@@ -77,7 +77,7 @@ def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> 
 def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, measure_l256: bool,
                  train_limit: int | None) -> dict:
     run = artifacts.Run(output_dir)
-    task = D.get_task(run.task)
+    task = run.task_spec
     seed = int(run.info["seed"])
     data = inputs.load(task, data_dir, seed, train_limit)
     evaluation = data.evaluation.head(eval_limit) if eval_limit else data.evaluation
@@ -153,7 +153,7 @@ def main(argv):
     if not (F.resume and os.path.exists(os.path.join(out, artifacts.FLOAT_DIR, "result.json"))):
         pretrained = finetune.pretrained_dir()
         epochs, lr = finetune.training_defaults(pretrained)
-        finetune.run(out, F.task, F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
+        finetune.run(out, common.task(), F.config, F.data_dir, F.seed, F.max_seq_len, epochs, F.batch_size, lr,
                      F.weight_decay, F.resume, F.vocab, F.train_limit, finetune.model_overrides(pretrained),
                      F.lr_schedule, pretrained, patience=F.patience)
     timings["finetune"] = round(time.time() - started, 1)

@@ -45,7 +45,7 @@ def run(
     verbose: int = 1,
 ) -> dict:
     run_ = artifacts.Run(output_dir)
-    task = D.get_task(run_.task)
+    task = run_.task_spec
     seed = int(run_.info["seed"])
     T.set_seed(seed)
     data = inputs.load(task, data_dir, seed, train_limit)

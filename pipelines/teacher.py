@@ -14,7 +14,7 @@ import json
 from absl import flags
 
 from pipelines import common
-from embbert_tf import data as D, transfer
+from embbert_tf import transfer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher_dir", None, "A BERT teacher folder (config.json, tokenizer.json, model.safetensors); "
@@ -38,7 +38,7 @@ def settings() -> dict:
 
 
 def main(argv):
-    task = D.get_task(FLAGS.task)
+    task = common.task()
     result = transfer.teacher_stage(task, common.output_dir(), **settings())
     ev = result["evaluation"]
     print(f"[teacher] {task.name} {ev['split']} {task.metric}: {ev[task.metric]:.4f} "
