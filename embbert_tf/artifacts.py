@@ -16,7 +16,6 @@ import os
 
 from embbert_tf.config import EmbBERTConfig
 from embbert_tf.errors import UserError
-from embbert_tf.tokenizer import Tokenizer
 
 RUN_CONFIG = "config.json"
 INT8_MODEL = "model_int8.tflite"
@@ -24,7 +23,7 @@ PTQ_MODEL = "model_ptq.tflite"
 QAT_MODEL = "model_qat.tflite"
 FLOAT_DIR = "float"
 QAT_DIR = "qat"
-from embbert_tf.train import BEST_WEIGHTS as WEIGHTS  # noqa: E402
+WEIGHTS = "best_weights.h5"  # the best epoch's weights in float/ and qat/ (legacy HDF5, by layer)
 
 
 def write_json(path: str, obj) -> None:
@@ -81,7 +80,9 @@ class Run:
             return data.task_from_dict(self.info["task_definition"])
         return data.get_task(self.task)
 
-    def tokenizer(self) -> Tokenizer:
+    def tokenizer(self):
+        from embbert_tf.tokenizer import Tokenizer
+
         if not os.path.exists(self.path("vocab.txt")):
             raise UserError(f"{self.directory} has no vocab.txt; the model cannot be used without its vocabulary")
         return Tokenizer.load(self.directory)

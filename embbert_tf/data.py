@@ -437,7 +437,8 @@ def split_off(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     return split.subset(rest, "train", src), split.subset(held, "validation", src)
 
 
-def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation_fraction: float = 0.1) -> TaskData:
+def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation_fraction: float = 0.1,
+              train_limit: int | None = None) -> TaskData:
     """Train, selection and evaluation splits. The split that picks the best epoch (and PTQ vs QAT) is never
     the split reported: where a task has no validation split of its own, or is scored on it (GLUE dev), a
     seeded 10 % of the training split selects, as the reference code does for every task."""
@@ -472,4 +473,8 @@ def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation
         evaluation = load_split(task, task.eval_split, data_dir)
         skipped[evaluation.source] = evaluation.skipped
     notes += [f"{path}: {n} row{'s' if n > 1 else ''} without text skipped" for path, n in skipped.items() if n]
+    if train_limit and train_limit < len(train):  # a seeded sample (quick runs, tests)
+        index = np.sort(np.random.default_rng(seed).permutation(len(train))[:train_limit])
+        train = train.subset(index, source=f"{train.source} (seeded sample of {train_limit})")
+        notes.append(f"training on a seeded sample of {train_limit} examples (--train_limit)")
     return TaskData(train, validation, evaluation, notes)

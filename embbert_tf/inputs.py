@@ -28,12 +28,7 @@ def encode(tokenizer: Tokenizer, split: Split, sequence_length: int) -> Encoded:
 
 def load(task: Task, data_dir: str | None, seed: int, train_limit: int | None = None) -> TaskData:
     """load_task with an optional seeded subsample of the training split (quick runs, tests)."""
-    data = load_task(task, data_dir, seed)
-    if train_limit and train_limit < len(data.train):
-        index = np.sort(np.random.default_rng(seed).permutation(len(data.train))[:train_limit])
-        data.train = data.train.subset(index, source=f"{data.train.source} (seeded sample of {train_limit})")
-        data.notes.append(f"training on a seeded sample of {train_limit} examples (--train_limit)")
-    return data
+    return load_task(task, data_dir, seed, train_limit=train_limit)
 
 
 def sample_ids(ids: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -96,7 +96,7 @@ def resolve_paths() -> None:
         if name in FLAGS and FLAGS[name].present:
             value = FLAGS[name].value
             FLAGS[name].value = [resolve(v) for v in value] if isinstance(value, list) else resolve(value)
-    if "task" in FLAGS and _is_folder_task(FLAGS.task):  # --task FOLDER
+    if "task" in FLAGS and _is_folder_task(FLAGS.task) and os.path.isdir(resolve(FLAGS.task)):  # --task FOLDER
         FLAGS.task = resolve(FLAGS.task)
     data_env = os.environ.get("EMBBERT_DATA_DIR")
     if data_env:

@@ -17,7 +17,7 @@ import numpy as np
 from absl import flags
 
 from pipelines import common, full, teacher as teacher_program  # noqa: F401  (teacher's flags)
-from embbert_tf import artifacts, data as D, inputs, train as T, transfer
+from embbert_tf import artifacts, data as D, transfer
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("student_epochs", 10, "Student epochs over the transfer set (at most, with --patience).")
@@ -34,14 +34,14 @@ def student_stage(out: str, task: D.Task, config_name: str, *, data_dir, seed: i
                   patience: int, resume: bool, config_overrides: dict, init_embeddings: str = "random",
                   teacher_dir: str | None = None) -> dict:
     """Train the student on the labelled transfer set; writes the run directory as pipelines.finetune does."""
-    from embbert_tf import distill
+    from embbert_tf import distill, inputs, train as T  # TensorFlow: imported once the flags and the task are checked
     from embbert_tf.config import get_config
     from embbert_tf.model import build_classifier
     from embbert_tf.tokenizer import Tokenizer, choose_sequence_length, vocabulary_note
 
     config = get_config(config_name, **config_overrides)
     T.set_seed(seed)
-    data = inputs.load(task, data_dir, seed)
+    data = D.load_task(task, data_dir, seed)
     labelled, logits = transfer.load_labelled(out)
     # The vocabulary is learned from every real text of the transfer set (the training split and the
     # unlabelled in-domain text; augmented copies add no new words).

@@ -13,7 +13,7 @@ import time
 from absl import flags
 
 from pipelines import common
-from embbert_tf import artifacts, data as D, inputs, metrics as M, micro
+from embbert_tf import artifacts, data as D
 from embbert_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -46,6 +46,7 @@ def evaluate(model_dir: str, task: D.Task | None = None, data_dir: str | None = 
     examples = load_eval_split(task, split, data_dir, int(run.info["seed"]))
     if limit:
         examples = examples.head(limit)
+    from embbert_tf import inputs, metrics as M, micro  # TensorFlow: imported once the flags and the task are checked
     encoded = inputs.encode(run.tokenizer(), examples, run.sequence_length)
     interpreter = micro.TFLM(run.tflite())
     started = time.time()

@@ -17,9 +17,8 @@ import shutil
 from absl import flags
 
 from pipelines import common
-from embbert_tf import artifacts, flatbuffer, micro
+from embbert_tf import artifacts
 from embbert_tf.errors import UserError
-from embbert_tf.export import cpp
 
 FLAGS = flags.FLAGS
 # Scratch buffers of optimized kernels: CMSIS-NN needed up to 1,968 B more than the x86 measurement
@@ -36,6 +35,9 @@ GENERATED = "generated"
 
 def generate(run_dir: str, arena_margin: int = ARENA_MARGIN) -> tuple[dict[str, str], dict]:
     """{file: contents} of the generated sources, and a summary (bytes, arena, ops)."""
+    from embbert_tf import flatbuffer, micro  # TensorFlow: imported once the flags and the task are checked
+    from embbert_tf.export import cpp
+
     run = artifacts.Run(run_dir)
     tflite = run.tflite()
     audit = flatbuffer.audit(tflite, artifacts.INT8_MODEL)
@@ -70,6 +72,8 @@ def export_app(run_dir: str, output_dir: str, arena_margin: int = ARENA_MARGIN) 
         raise UserError("--output_dir must not be the tflm_app/ template itself")
     shutil.copytree(APP_TEMPLATE, output_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(GENERATED, "build*", "__pycache__"))
+    from embbert_tf.export import cpp
+
     cpp.write(os.path.join(output_dir, GENERATED), files)
     artifacts.write_json(os.path.join(output_dir, "export.json"), summary)
     return summary

@@ -13,11 +13,9 @@ import time
 from absl import flags
 
 from pipelines import common
-from embbert_tf import artifacts, data as D, inputs, train as T
+from embbert_tf import artifacts, data as D
 from embbert_tf.config import get_config
 from embbert_tf.errors import UserError
-from embbert_tf.model import build_classifier
-from embbert_tf.tokenizer import Tokenizer, choose_sequence_length, vocabulary_note
 
 FLAGS = flags.FLAGS
 # From random weights, how long to train depends on the dataset: SST-2 (67k texts) peaks after 4 epochs,
@@ -93,9 +91,13 @@ def run(
         config = get_config(config_name, **(config_overrides or {}))
     except KeyError as e:
         raise UserError(str(e).strip("'\"")) from None
+    data = D.load_task(task, data_dir, seed, train_limit=train_limit)
+    from embbert_tf import inputs, train as T  # TensorFlow: imported once the flags and the task are checked
+    from embbert_tf.model import build_classifier
+    from embbert_tf.tokenizer import Tokenizer, choose_sequence_length, vocabulary_note
+
     T.set_seed(seed)
     os.makedirs(output_dir, exist_ok=True)
-    data = inputs.load(task, data_dir, seed, train_limit)
 
     vocab_file = os.path.join(output_dir, "vocab.txt")
     started = time.time()

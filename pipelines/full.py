@@ -17,10 +17,7 @@ import numpy as np
 from absl import flags
 
 from pipelines import common, export, finetune, quantize
-from embbert_tf import artifacts, baseline, data as D, flatbuffer, inputs, memory, metrics as M, micro, report
-from embbert_tf.convert import to_int8_tflite
-from embbert_tf.model import build_classifier, copy_weights
-from embbert_tf.train import read_history
+from embbert_tf import artifacts, data as D
 
 FLAGS = flags.FLAGS
 flags.DEFINE_boolean("measure_l256", True, "Also convert and measure the run's model at L=256 "
@@ -42,6 +39,8 @@ def _versions() -> dict:
 
 def measure(tflite: bytes, ids: np.ndarray, config, num_classes: int, length: int, note: str | None = None) -> dict:
     """Measured flash + arena of one int8 flatbuffer beside the paper-style estimate."""
+    from embbert_tf import memory, micro
+
     arena = micro.minimal_arena(tflite, ids)
     interpreter = micro.TFLM(tflite, arena)
     interpreter.invoke_raw(ids)
@@ -58,6 +57,10 @@ L256_MODEL = "model_int8_L256.tflite"
 def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> dict:
     """The run's own config at L=256 (the paper's memory setting), with its trained weights, quantized as
     the shipped model was (PTQ, or QAT with its trained ranges)."""
+    from embbert_tf import inputs
+    from embbert_tf.convert import to_int8_tflite
+    from embbert_tf.model import build_classifier, copy_weights
+
     config = run.config
     quant = artifacts.read_json(run.path("quantize.json"))
     ids = inputs.encode(run.tokenizer(), calibration_texts, 256).ids
@@ -79,7 +82,8 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     run = artifacts.Run(output_dir)
     task = run.task_spec
     seed = int(run.info["seed"])
-    data = inputs.load(task, data_dir, seed, train_limit)
+    data = D.load_task(task, data_dir, seed, train_limit=train_limit)
+    from embbert_tf import baseline, flatbuffer, inputs, metrics as M, micro  # TensorFlow: imported once the flags and the task are checked
     evaluation = data.evaluation.head(eval_limit) if eval_limit else data.evaluation
     enc = inputs.encode(run.tokenizer(), evaluation, run.sequence_length)
     tflite = run.tflite()
@@ -162,6 +166,9 @@ def main(argv):
 
 def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
     """Quantize, evaluate, measure, export and report a run whose float model is trained."""
+    from embbert_tf import report
+    from embbert_tf.train import read_history
+
     F = FLAGS
     started = time.time()
     if not (F.resume and os.path.exists(os.path.join(out, "quantize.json"))):

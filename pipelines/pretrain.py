@@ -14,15 +14,12 @@ import os
 import platform
 import time
 
-import numpy as np
 from absl import flags
 
 from pipelines import common
-from embbert_tf import artifacts, data as D, pretrain as P, train as T
+from embbert_tf import artifacts, data as D
 from embbert_tf.config import get_config
 from embbert_tf.errors import UserError
-from embbert_tf.model import build_backbone, copy_weights
-from embbert_tf.tokenizer import Tokenizer, vocabulary_note
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("corpus", None, "Training text: .txt (a paragraph per line) or .jsonl[.gz] with a "
@@ -59,6 +56,8 @@ def _worker_index() -> int:
 
 
 def export_backbone(model, config, path: str) -> None:
+    from embbert_tf.model import build_backbone, copy_weights
+
     backbone = build_backbone(config, 8)
     copy_weights(model, backbone)
     backbone.save_weights(path)
@@ -66,6 +65,8 @@ def export_backbone(model, config, path: str) -> None:
 
 def load_backbone(directory: str, target) -> dict:
     """Copy a pre-trained backbone (from pipelines.pretrain's output) into `target` by layer name."""
+    from embbert_tf.model import build_backbone, copy_weights
+
     info = artifacts.read_json(os.path.join(directory, "config.json"))
     from embbert_tf.config import EmbBERTConfig
 
@@ -87,11 +88,14 @@ def run(output_dir: str, config_name: str = "embbert", data_dir: str | None = No
         weight_decay: float = 0.05, nsp: bool = True, strategy: str = "default", seed: int = 0,
         resume: bool = False, vocab: str | None = None, vocab_chars: int = 30_000_000,
         corpus_chars: int | None = None, config_overrides: dict | None = None, verbose: int = 1) -> dict:
-    import tf_keras as keras
-
     config = get_config(config_name, **(config_overrides or {}))
     if not 8 <= seq_len <= config.max_len:
         raise UserError(f"--pretrain_seq_len must be between 8 and config {config.name}'s {config.max_len}")
+    import tf_keras as keras  # TensorFlow: imported once the flags are checked
+
+    from embbert_tf import pretrain as P, train as T
+    from embbert_tf.tokenizer import Tokenizer, vocabulary_note
+
     T.set_seed(seed)
     folder = D.resolve_data_dir(data_dir)
     corpus = list(corpus or [os.path.join(folder or "", "wikipedia_en", "train.jsonl.gz")])

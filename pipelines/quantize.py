@@ -6,15 +6,13 @@ split is shipped as model_int8.tflite.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 
 from absl import flags
 
 from pipelines import common
-from embbert_tf import artifacts, data as D, flatbuffer, inputs, metrics as M, micro, quantize as Q, train as T
-from embbert_tf.convert import to_int8_tflite
+from embbert_tf import artifacts, data as D
 from embbert_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -27,6 +25,8 @@ flags.DEFINE_integer("calibration_samples", 256, "Training examples used to cali
 
 
 def _score_tflite(model: bytes, ids, labels, regression, metric, label):
+    from embbert_tf import metrics as M, micro
+
     _, logits = micro.TFLM(model).run(ids, progress=label, workers=common.eval_workers())
     return M.compute(labels, logits, regression)[metric]
 
@@ -47,8 +47,11 @@ def run(
     run_ = artifacts.Run(output_dir)
     task = run_.task_spec
     seed = int(run_.info["seed"])
+    data = D.load_task(task, data_dir, seed, train_limit=train_limit)
+    from embbert_tf import flatbuffer, inputs, metrics as M, quantize as Q, train as T  # TensorFlow: imported once the flags and the task are checked
+    from embbert_tf.convert import to_int8_tflite
+
     T.set_seed(seed)
-    data = inputs.load(task, data_dir, seed, train_limit)
     tokenizer = run_.tokenizer()
     length = run_.sequence_length
     train = inputs.encode(tokenizer, data.train, length)

@@ -68,6 +68,7 @@ def _error(proc):
     assert "Traceback" not in proc.stderr
     lines = [l for l in proc.stderr.strip().splitlines() if l.startswith("error:")]
     assert len(lines) == 1
+    assert proc.stderr.strip().splitlines()[-1] == lines[0]  # the error is the last thing said
     return lines[0]
 
 
@@ -115,3 +116,17 @@ def test_relative_paths_are_read_from_the_folder_the_command_was_typed_in(tmp_pa
                           cwd=tmp_path, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1])["n"] == 16
+
+
+@pytest.mark.parametrize("program", ["full", "finetune", "quantize", "evaluate", "export", "distill", "teacher",
+                                     "pretrain"])
+def test_programs_check_their_flags_before_importing_tensorflow(program):
+    """A typo costs a second, not TensorFlow's start-up: importing a program imports no TensorFlow, and a
+    bad --task is refused before the heavy imports."""
+    proc = subprocess.run([sys.executable, "-c", f"import sys, pipelines.{program}; "
+                           "print('tensorflow' in sys.modules)"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.stdout.strip() == "False", proc.stderr[-2000:]
+    if program in ("full", "finetune", "distill", "teacher"):
+        line = _error(run(f"pipelines.{program}", "--task", "no_such_task", check=False))
+        assert line.startswith("error: unknown task 'no_such_task'")
