@@ -136,15 +136,10 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
 
 def export_stage(out: str) -> dict:
     """The shipped int8 model as a ready TFLM C++ application and an Arduino library inside the run."""
-    from embbert_tf.export import arduino
-
     app_dir = os.path.join(out, "tflm_app")
-    summary = export.export_app(out, app_dir, FLAGS.arena_margin)
-    library = None
-    if (FLAGS.arduino or "").lower() != "none":
-        library = arduino.write_library(out, FLAGS.arduino or os.path.join(out, "arduino"),
-                                        os.path.join(app_dir, export.GENERATED))
-    return {"app": os.path.relpath(app_dir, out), "arduino": library and os.path.relpath(library, out),
+    library = None if (FLAGS.arduino or "").lower() == "none" else (FLAGS.arduino or os.path.join(out, "arduino"))
+    summary = export.export_app(out, app_dir, FLAGS.arena_margin, library)
+    return {"app": os.path.relpath(app_dir, out), "arduino": summary["arduino"] and os.path.relpath(summary["arduino"], out),
             **{k: summary[k] for k in ("model_bytes", "measured_arena_bytes", "arena_margin_bytes", "arena_bytes",
                                        "total_bytes", "ops")}}
 

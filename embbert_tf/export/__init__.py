@@ -1,2 +1,7 @@
 """Everything a microcontroller build needs, generated from a trained run: C++ sources for the model,
 its op resolver and arena size, the vocabulary and the tokenizer's Unicode tables, and an Arduino library."""
+
+GENERATED = "generated"  # the app's folder of model-specific sources
+# Bytes added to the measured arena: optimized kernels' scratch buffers (CMSIS-NN needed up to 1,968 B more
+# than the x86 measurement, benchmarks/results/device.md).
+ARENA_MARGIN = 4096

@@ -19,11 +19,11 @@ def library_name(task: str) -> str:
     return "EmbBERT_" + re.sub(r"[^A-Za-z0-9]", "_", task).upper()
 
 
-def write_library(run_dir: str, parent: str, generated_dir: str) -> str:
-    """Write the library into parent/<name>/ from a run and its generated sources; returns the path."""
-    run = artifacts.Run(run_dir)
+def write_library(task: str, parent: str, generated_dir: str) -> str:
+    """Write the library for a model of `task` into parent/<name>/ from the app's generated sources (and
+    the export.json beside them); returns the path."""
     summary = artifacts.read_json(os.path.join(os.path.dirname(generated_dir), "export.json"))
-    name = library_name(run.task)
+    name = library_name(task)
     example = name.removeprefix("EmbBERT_").capitalize()
     root = os.path.join(parent, name)
     src = os.path.join(root, "src")
@@ -32,7 +32,7 @@ def write_library(run_dir: str, parent: str, generated_dir: str) -> str:
         shutil.copyfile(os.path.join(APP_SRC, f), os.path.join(src, f))
     for f in sorted(os.listdir(generated_dir)):
         shutil.copyfile(os.path.join(generated_dir, f), os.path.join(src, f))
-    values = dict(name=name, task=run.task, version="0.1.0", model_bytes=summary["model_bytes"],
+    values = dict(name=name, task=task, version="0.1.0", model_bytes=summary["model_bytes"],
                   num_ops=len(summary["ops"]), arena_bytes=summary["arena_bytes"], guard=name.upper() + "_H_")
     cpp.write(root, {"library.properties": cpp.render("arduino/library.properties", **values)})
     cpp.write(src, {f"{name}.h": cpp.render("arduino/library.h", **values)})
