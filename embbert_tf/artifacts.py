@@ -23,7 +23,9 @@ PTQ_MODEL = "model_ptq.tflite"
 QAT_MODEL = "model_qat.tflite"
 FLOAT_DIR = "float"
 QAT_DIR = "qat"
-WEIGHTS = "best_weights.h5"  # the best epoch's weights in float/ and qat/ (legacy HDF5, by layer)
+# The best epoch's weights in float/ and qat/. Legacy HDF5 (layer weights only): the ".weights.h5" format
+# also stores metric variables, which do not exist yet when the starting point of QAT is saved.
+WEIGHTS = "best_weights.h5"
 
 
 def write_json(path: str, obj) -> None:

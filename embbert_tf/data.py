@@ -176,8 +176,9 @@ def folder_task(folder: str, text_columns: list[str] | None = None, label_column
     if regression:
         classes = values = None
     else:
-        values = sorted(int(v) for v in numeric.unique()) if numeric.notna().all() else sorted(raw.astype(str).unique())
-        counts = (numeric.astype(int) if numeric.notna().all() else raw.astype(str)).value_counts()
+        labels = numeric.astype(int) if numeric.notna().all() else raw.astype(str)
+        values = sorted(labels.unique().tolist())
+        counts = labels.value_counts()
         if len(values) < 2:
             raise UserError(f"{train} has a single class {values[0]!r} in column {label!r}; a classifier needs "
                             "at least two")
@@ -223,12 +224,7 @@ def resolve_data_dir(data_dir: str | None) -> str | None:
 
 
 def find_file(task: Task, split: str, data_dir: str | None) -> str | None:
-    folder = os.path.join(data_dir, task.directory)
-    for ext in EXTENSIONS:
-        path = os.path.join(folder, f"{split}.{ext}")
-        if os.path.exists(path):
-            return path
-    return None
+    return _folder_file(os.path.join(data_dir, task.directory), split)
 
 
 def _not_utf8(path: str) -> str:

@@ -5,7 +5,7 @@ import dataclasses
 
 import numpy as np
 
-from embbert_tf.data import Split, Task, TaskData, load_task
+from embbert_tf.data import Split
 from embbert_tf.tokenizer import Tokenizer
 
 
@@ -24,11 +24,6 @@ class Encoded:
 def encode(tokenizer: Tokenizer, split: Split, sequence_length: int) -> Encoded:
     ids, lengths = tokenizer.encode_columns(split.texts, sequence_length)
     return Encoded(ids, split.labels, lengths, split)
-
-
-def load(task: Task, data_dir: str | None, seed: int, train_limit: int | None = None) -> TaskData:
-    """load_task with an optional seeded subsample of the training split (quick runs, tests)."""
-    return load_task(task, data_dir, seed, train_limit=train_limit)
 
 
 def sample_ids(ids: np.ndarray, n: int, seed: int) -> np.ndarray:

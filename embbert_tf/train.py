@@ -9,12 +9,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from embbert_tf import metrics as M
+from embbert_tf.artifacts import WEIGHTS as BEST_WEIGHTS
 from embbert_tf.errors import UserError
 
 BACKUP_DIR = "backup"  # BackupAndRestore's per-epoch checkpoint: model, optimizer and epoch
-# Legacy HDF5 (layer weights only): the ".weights.h5" format also stores metric variables, which do not
-# exist yet when the starting point of QAT is saved.
-from embbert_tf.artifacts import WEIGHTS as BEST_WEIGHTS  # noqa: E402
 BEST_STATE = "best.json"
 HISTORY = "history.csv"
 

@@ -46,7 +46,7 @@ def evaluate(model_dir: str, task: D.Task | None = None, data_dir: str | None = 
     examples = load_eval_split(task, split, data_dir, int(run.info["seed"]))
     if limit:
         examples = examples.head(limit)
-    from embbert_tf import inputs, metrics as M, micro  # TensorFlow: imported once the flags and the task are checked
+    from embbert_tf import inputs, metrics as M, micro  # TensorFlow: once the flags and task are checked
     encoded = inputs.encode(run.tokenizer(), examples, run.sequence_length)
     interpreter = micro.TFLM(run.tflite())
     started = time.time()

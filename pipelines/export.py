@@ -33,7 +33,8 @@ def export_app(run_dir: str, output_dir: str, arena_margin: int = ARENA_MARGIN, 
     run = artifacts.Run(run_dir)
     return app.export_cpp(run.tflite(), run.tokenizer(), run.info.get("classes") or ["score"], output_dir,
                           arduino=arduino, text_columns=len(run.task_spec.text_columns), arena_margin=arena_margin,
-                          task=run.task, source=os.path.join(run_dir, artifacts.INT8_MODEL))
+                          task=run.task, source=os.path.join(run_dir, artifacts.INT8_MODEL),
+                          vocab_source=os.path.join(run_dir, "vocab.txt"))
 
 
 def main(argv):

@@ -83,7 +83,8 @@ def evaluate_run(output_dir: str, data_dir: str | None, eval_limit: int | None, 
     task = run.task_spec
     seed = int(run.info["seed"])
     data = D.load_task(task, data_dir, seed, train_limit=train_limit)
-    from embbert_tf import baseline, flatbuffer, inputs, metrics as M, micro  # TensorFlow: imported once the flags and the task are checked
+    # TensorFlow: imported once the flags and the task are checked
+    from embbert_tf import baseline, flatbuffer, inputs, metrics as M, micro
     evaluation = data.evaluation.head(eval_limit) if eval_limit else data.evaluation
     enc = inputs.encode(run.tokenizer(), evaluation, run.sequence_length)
     tflite = run.tflite()

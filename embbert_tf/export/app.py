@@ -50,7 +50,7 @@ def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: 
 
 def export_cpp(tflite: bytes, tokenizer, class_names: list[str], output_dir: str, *, arduino: str | None = None,
                text_columns: int = 1, arena_margin: int = ARENA_MARGIN, task: str = "model",
-               source: str = "model") -> dict:
+               source: str = "model", vocab_source: str = "vocab.txt") -> dict:
     """Write the TFLM C++ application for an int8 model into `output_dir` (CMake, Bazel, the classifier with
     its on-device tokenizer, and the generated model, vocabulary and settings), and with `arduino` an
     Arduino library into that folder.
@@ -64,10 +64,11 @@ def export_cpp(tflite: bytes, tokenizer, class_names: list[str], output_dir: str
         text_columns: 2 for sentence-pair models.
         arena_margin: bytes added to the measured arena for optimized kernels' scratch buffers.
         task: names the Arduino library (EmbBERT_<TASK>).
+        source, vocab_source: where the model and vocabulary came from, for the generated comments.
     Returns a summary: model_bytes, arena_bytes, total_bytes, ops, and `arduino` (the library's path).
     """
     files, summary = generate(tflite, tokenizer, class_names, text_columns=text_columns, arena_margin=arena_margin,
-                              source=source, task=task)
+                              source=source, vocab_source=vocab_source, task=task)
     if os.path.abspath(output_dir) == os.path.abspath(APP_TEMPLATE):
         raise UserError("--output_dir must not be the tflm_app/ template itself")
     shutil.copytree(APP_TEMPLATE, output_dir, dirs_exist_ok=True,
