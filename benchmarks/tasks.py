@@ -71,7 +71,7 @@ def collect(label, tasks, previous=None):
         vals = {k: [100 * e["metrics"][k][metric] for e in ev] for k in ("float", "tflm")}
         rows[task] = {
             "metric": metric, "split": ev[0]["split"], "n": ev[0]["n"], "runs": len(reports),
-            "seeds": [r["seed"] for r in reports],
+            "seeds": [r.get("student_seed", r["seed"]) for r in reports],
             "float": statistics.mean(vals["float"]), "tflm": statistics.mean(vals["tflm"]),
             "tflm_std": statistics.stdev(vals["tflm"]) if len(reports) > 1 else None,
             "drop": statistics.mean(vals["float"]) - statistics.mean(vals["tflm"]),
@@ -174,7 +174,8 @@ def markdown(result):
             lines += ["", f"{t}: teacher {d['name']} ({d['where'] or 'this machine'}); fine-tuning "
                           f"{d['teacher_seconds']:.0f} s, labelling {d['transfer_examples']:,} transfer texts "
                           f"({', '.join(f'{k} {v:,}' for k, v in d['by_origin'].items())}) {d['label_seconds']:.0f} s; "
-                          f"student {d['student_seconds']:.0f} s on this machine's CPU."]
+                          f"student {d['student_seconds']:.0f} s on this machine's CPU (median a run; student seeds "
+                          f"{', '.join(str(x) for x in rows[t]['seeds'])}, one teacher)."]
         lines += ["", f"Targets: int8 at most 1 point below the paper's fp32 on {len(near)} of {len(rows)} tasks "
                       f"({', '.join(near) or 'none'}); float → int8 drop at most 0.5 point on {len(small_drop)} of "
                       f"{len(rows)}."]
@@ -194,7 +195,11 @@ def main(argv):
                 if os.path.exists(os.path.join(out, "report.json")):
                     continue
                 resume = ["--resume"] if os.path.exists(os.path.join(out, "config.json")) else []
-                cmd = [sys.executable, "-m", f"pipelines.{FLAGS.program}", "--task", task, "--seed", seed, "--output_dir", out,
+                seeds = ["--seed", seed]
+                if FLAGS.program == "distill":  # seeds are the student's; all learn from seed 0's teacher
+                    seeds = ["--seed", "0", "--student_seed", seed]
+                    share_teacher(run_dir(FLAGS.label, task, "0"), out)
+                cmd = [sys.executable, "-m", f"pipelines.{FLAGS.program}", "--task", task, *seeds, "--output_dir", out,
                        "--measure_l256=false", *resume, *FLAGS.extra]
                 print("[tasks]", " ".join(cmd), flush=True)
                 subprocess.run(cmd, check=True)
@@ -203,6 +208,19 @@ def main(argv):
     result = collect(FLAGS.label, list(PAPER), previous)  # every task this label has run, not only this call's
     write_results(FLAGS.results_dir, f"tasks_{FLAGS.label}", result, markdown(result))
     overview(FLAGS.results_dir)
+
+
+def share_teacher(first: str, out: str) -> None:
+    """Point a later student seed's run at the first run's teacher and transfer set (read only), so the
+    teacher is fine-tuned and the transfer set labelled once per task."""
+    from embbert_tf import transfer
+
+    if first == out or not os.path.exists(os.path.join(first, transfer.TEACHER_DIR, "result.json")):
+        return
+    os.makedirs(out, exist_ok=True)
+    for name in (transfer.TEACHER_DIR, transfer.TRANSFER_DIR):
+        if not os.path.exists(os.path.join(out, name)):
+            os.symlink(os.path.relpath(os.path.join(first, name), out), os.path.join(out, name))
 
 
 def overview(results_dir):

@@ -122,7 +122,9 @@ def markdown(r: dict) -> str:
     lines = [
         f"# EmbBERT-{r['model']['name']} on {r['task']}",
         "",
-        f"Seed {r['seed']}, sequence length {r['sequence_length']}, {r['model']['num_layers']} layers, "
+        f"Seed {r['seed']}"
+        + (f" (student seed {r['student_seed']})" if r.get("student_seed", r["seed"]) != r["seed"] else "")
+        + f", sequence length {r['sequence_length']}, {r['model']['num_layers']} layers, "
         f"d={r['model']['hidden']}, vocabulary {r['vocab_size']}. Evaluated on the **{ev['split']}** split "
         f"({ev['n']} examples, {ev['source']})."
         + (f" Classes: {', '.join(r['classes'])}." if r.get("classes") else ""),

@@ -25,6 +25,8 @@ flags.DEFINE_integer("student_batch_size", 256, "Student batch size (batches are
 flags.DEFINE_float("student_learning_rate", 1e-3, "Student AdamW peak learning rate.")
 flags.DEFINE_enum("init_embeddings", "random", ["random", "teacher"], "The student's token table: random, or "
                   "the teacher's WordPiece embeddings averaged over each of our tokens' pieces, PCA to its width.")
+flags.DEFINE_integer("student_seed", None, "Seed of the student's initialisation and batch order (default: --seed, "
+                     "which also fixes the selection split and the transfer set, so seeds share one teacher).")
 flags.DEFINE_float("gold_weight", 0.0, "Weight of the gold-label loss beside the MSE to the teacher's logits, on "
                    "the texts that have a gold label (Tang et al.: 0).")
 
@@ -32,15 +34,19 @@ flags.DEFINE_float("gold_weight", 0.0, "Weight of the gold-label loss beside the
 def student_stage(out: str, task: D.Task, config_name: str, *, data_dir, seed: int, sequence_length: int | None,
                   epochs: int, batch_size: int, learning_rate: float, weight_decay: float, gold_weight: float,
                   patience: int, resume: bool, config_overrides: dict, init_embeddings: str = "random",
-                  teacher_dir: str | None = None) -> dict:
-    """Train the student on the labelled transfer set; writes the run directory as pipelines.finetune does."""
+                  teacher_dir: str | None = None, student_seed: int | None = None) -> dict:
+    """Train the student on the labelled transfer set; writes the run directory as pipelines.finetune does.
+
+    `seed` fixes the data (selection split, transfer set); `student_seed` (default `seed`) the student's
+    initialisation and batch order, so several students can learn from one teacher's logits."""
     from embbert_tf import distill, inputs, train as T  # TensorFlow: imported once the flags and the task are checked
     from embbert_tf.config import get_config
     from embbert_tf.model import build_classifier
     from embbert_tf.tokenizer import Tokenizer, choose_sequence_length, vocabulary_note
 
     config = get_config(config_name, **config_overrides)
-    T.set_seed(seed)
+    student_seed = seed if student_seed is None else student_seed
+    T.set_seed(student_seed)
     data = D.load_task(task, data_dir, seed)
     labelled, logits = transfer.load_labelled(out)
     # The vocabulary is learned from every real text of the transfer set (the training split and the
@@ -69,7 +75,8 @@ def student_stage(out: str, task: D.Task, config_name: str, *, data_dir, seed: i
         "task": task.name, "task_definition": common.task_definition(task),
         "classes": list(task.classes) if task.classes else None,
         "num_classes": task.num_classes, "metric": task.metric, "model": config.to_dict(),
-        "sequence_length": sequence_length, "seed": seed, "vocab_size": tokenizer.vocab_size,
+        "sequence_length": sequence_length, "seed": seed, "student_seed": student_seed,
+        "vocab_size": tokenizer.vocab_size,
         "finetune": {"epochs": epochs, "patience": patience, "batch_size": batch_size,
                      "learning_rate": learning_rate, "lr_schedule": "constant", "weight_decay": weight_decay,
                      "optimizer": "AdamW", "vocab_seconds": round(vocab_seconds, 1),
@@ -95,11 +102,11 @@ def student_stage(out: str, task: D.Task, config_name: str, *, data_dir, seed: i
         print("[distill] token table initialised from the teacher's WordPiece embeddings")
     model.compile(optimizer=T.make_optimizer(learning_rate, weight_decay),
                   loss=distill.DistillationLoss(task.num_classes, gold_weight))
-    dataset = distill.bucketed_dataset(ids, y, batch_size, seed)
+    dataset = distill.bucketed_dataset(ids, y, batch_size, student_seed)
     started = time.time()
     result = T.fit(model, None, None, val.ids, val.labels, directory=os.path.join(out, artifacts.FLOAT_DIR),
                    metric=task.metric, regression=task.is_regression, epochs=epochs, batch_size=batch_size,
-                   seed=seed, resume=resume, dataset=dataset,
+                   seed=student_seed, resume=resume, dataset=dataset,
                    extra_callbacks=T.early_stopping(task.metric, patience, 0))
     result["seconds"] = round(time.time() - started, 1)
     artifacts.write_json(os.path.join(out, artifacts.FLOAT_DIR, "result.json"),
@@ -123,7 +130,7 @@ def main(argv):
                       learning_rate=F.student_learning_rate, weight_decay=F.weight_decay,
                       gold_weight=F.gold_weight, patience=F.patience, resume=F.resume,
                       config_overrides=common.config_overrides(), init_embeddings=F.init_embeddings,
-                      teacher_dir=F.teacher_dir)
+                      teacher_dir=F.teacher_dir, student_seed=F.student_seed)
     timings["student"] = round(time.time() - started, 1)
     full.finish(out, timings, extra={"teacher": teacher})
 

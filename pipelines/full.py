@@ -185,6 +185,7 @@ def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
         "classes": run.info.get("classes"),
         "metric": run.info["metric"],
         "seed": run.info["seed"],
+        **({"student_seed": run.info["student_seed"]} if "student_seed" in run.info else {}),
         "model": run.info["model"],
         "pretrained": run.info.get("pretrained"),
         "sequence_length": run.sequence_length,

@@ -90,7 +90,7 @@ def test_distill_pipeline_end_to_end(data_dir, tmp_path):
     run_module("pipelines.distill", "--task", "sst2", "--config", "test", "--data_dir", data_dir,
                "--output_dir", str(out), "--train_limit", "400", "--augment_copies", "3", "--in_domain", "200",
                "--teacher_epochs", "1", "--student_epochs", "2", "--qat_epochs", "1", "--measure_l256=false",
-               "--eval_limit", "200", "--seed", "2")
+               "--eval_limit", "200", "--seed", "2", "--student_seed", "5")
     report = json.loads((out / "report.json").read_text())
     t = report["teacher"]
     assert t["backend"] == "tensorflow" and t["finetune"]["epochs"] == 1 and t["seconds"] > 0
@@ -100,7 +100,8 @@ def test_distill_pipeline_end_to_end(data_dir, tmp_path):
     assert logits.shape == (len(labelled), 2) and np.isfinite(logits).all()
     assert report["evaluation"]["n"] == 200 and report["int8"]["fully_int8"]
     assert "teacher" in (out / "report.md").read_text().lower()
-    assert report["seed"] == 2
+    assert report["seed"] == 2 and report["student_seed"] == 5  # data and teacher by --seed, student by its own
+    assert "student seed 5" in (out / "report.md").read_text()
 
 
 def test_token_table_from_the_teacher_puts_related_words_together():
