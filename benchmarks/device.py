@@ -103,7 +103,7 @@ def bench_model(model_dir, work, sentences):
     # new model only recompiles its generated sources.
     project = os.path.join(work, "project")
     sh([os.path.join(ROOT, "run"), "python", "-m", "pipelines.export", "--model", model_dir, "--output_dir", project])
-    export = artifacts.read_json(os.path.join(project, "export.json"))
+    export = artifacts.read_json(os.path.join(project, artifacts.EXPORT_SUMMARY))
     text = "\n".join(texts) + "\n"
     result = {"model": model_dir, "task": run.task, "sequence_length": run.sequence_length,
               "model_bytes": export["model_bytes"], "arena_bytes": export["arena_bytes"], "boards": {}}
@@ -212,9 +212,9 @@ def at_256(model_dir, work):
         return None
     dst = os.path.join(work, "L256_run")
     os.makedirs(dst, exist_ok=True)
-    info = artifacts.read_json(os.path.join(model_dir, "config.json"))
-    artifacts.write_json(os.path.join(dst, "config.json"), {**info, "sequence_length": 256})
-    shutil.copyfile(os.path.join(model_dir, "vocab.txt"), os.path.join(dst, "vocab.txt"))
+    info = artifacts.read_json(os.path.join(model_dir, artifacts.RUN_CONFIG))
+    artifacts.write_json(os.path.join(dst, artifacts.RUN_CONFIG), {**info, "sequence_length": 256})
+    shutil.copyfile(os.path.join(model_dir, artifacts.VOCAB), os.path.join(dst, artifacts.VOCAB))
     shutil.copyfile(src, os.path.join(dst, "model_int8.tflite"))
     return dst
 

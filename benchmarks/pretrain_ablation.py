@@ -29,7 +29,7 @@ flags.DEFINE_string("results_dir", "benchmarks/results", "Where pretrain_ablatio
 flags.DEFINE_list("variants", None, "Variants to (re)run; the others keep their committed results. Default: all.")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SETTINGS = {"seq_len": 64, "batch_size": 32, "steps_per_epoch": 250, "eval_batches": 5, "learning_rate": 1e-3,
+SETTINGS = {"sequence_length": 64, "batch_size": 32, "steps_per_epoch": 250, "eval_batches": 5, "learning_rate": 1e-3,
             "corpus_chars": 30_000_000}
 # key: (label, config overrides, NSP)
 VARIANTS = {"r0": ("reference block (no residual), MLM + NSP", {}, True),
@@ -40,7 +40,7 @@ VARIANTS = {"r0": ("reference block (no residual), MLM + NSP", {}, True),
 def main(argv):
     os.chdir(ROOT)
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-    from pipelines import pretrain  # noqa: E402
+    from embbert_tf.pretrain import PretrainSettings, pretrain_backbone  # noqa: E402
 
     results = {"settings": {**SETTINGS, "steps": FLAGS.bench_steps, "seed": FLAGS.bench_seed, "config": "embbert"},
                "runs": {}}
@@ -53,9 +53,9 @@ def main(argv):
         out = os.path.join(FLAGS.work_dir, key)
         path = os.path.join(out, "metrics.json")
         if not (os.path.exists(path) and json.load(open(path))["steps"] >= FLAGS.bench_steps):
-            pretrain.run(out, "embbert", vocab=FLAGS.vocab or "models/pretrained/vocab.txt", steps=FLAGS.bench_steps,
-                         seed=FLAGS.bench_seed, config_overrides=overrides, nsp=nsp, resume=T.has_backup(out),
-                         verbose=2, **SETTINGS)
+            pretrain_backbone(out, PretrainSettings(config="embbert", vocab=FLAGS.vocab or "models/pretrained/vocab.txt",
+                                           steps=FLAGS.bench_steps, seed=FLAGS.bench_seed, config_overrides=overrides,
+                                           nsp=nsp, resume=T.has_backup(out), verbose=2, **SETTINGS))
         history = T.read_history(out)
         results["runs"][key] = {"label": label, **json.load(open(path)),
                                 "held_out_mlm_accuracy_by_epoch": [h["val_mlm_accuracy"] for h in history],
@@ -63,7 +63,7 @@ def main(argv):
     per = SETTINGS["steps_per_epoch"]
     runs = results["runs"]
     lines = ["# Pre-training ablations: block form and next-sentence prediction", "",
-             f"`embbert` config, Wikipedia sample, L = {SETTINGS['seq_len']}, batch {SETTINGS['batch_size']}, "
+             f"`embbert` config, Wikipedia sample, L = {SETTINGS['sequence_length']}, batch {SETTINGS['batch_size']}, "
              f"AdamW lr {SETTINGS['learning_rate']:g} constant, {FLAGS.bench_steps} steps, seed "
              f"{FLAGS.bench_seed}; held-out MLM accuracy on {SETTINGS['eval_batches']} fixed batches of held-out "
              "text (with NSP the batches are sentence pairs, half of them random, as in training).", "",

@@ -12,6 +12,15 @@ The public API, imported on first use (so `import embbert_tf` is quick and loads
     TFLM(tflite).run(ids), minimal_arena    the TFLite-Micro reference interpreter
     export_cpp(tflite, tokenizer, classes, out_dir, arduino=...)   the C++ app (and Arduino library)
 
+The pipelines' stages, on a run directory, each configured by a settings dataclass:
+
+    train_classifier(run_dir, task, FinetuneSettings(...))      text -> vocabulary -> float model
+    train_student(run_dir, task, StudentSettings(...))          the same from a teacher's logits
+    quantize_run(run_dir, QuantizeSettings(...))                PTQ and QAT, the better one shipped
+    evaluate(run_dir, split=...), evaluate_run(run_dir)         scores on TFLM (and all a report holds)
+    export_run(run_dir)                                         export_cpp for the run's model
+    pretrain_backbone(out_dir, PretrainSettings(...))           masked-LM pre-training
+
 tfmot's quantization-aware training only works with Keras 2 (tf-keras), so the whole package uses
 tf-keras. The variable must be set before TensorFlow is first imported anywhere in the process.
 """
@@ -41,6 +50,17 @@ _API = {
     "TFLM": ("embbert_tf.micro", "TFLM"),
     "minimal_arena": ("embbert_tf.micro", "minimal_arena"),
     "export_cpp": ("embbert_tf.export.app", "export_cpp"),
+    "FinetuneSettings": ("embbert_tf.finetune", "FinetuneSettings"),
+    "train_classifier": ("embbert_tf.finetune", "train_classifier"),
+    "StudentSettings": ("embbert_tf.distill", "StudentSettings"),
+    "train_student": ("embbert_tf.distill", "train_student"),
+    "QuantizeSettings": ("embbert_tf.quantize", "QuantizeSettings"),
+    "quantize_run": ("embbert_tf.quantize", "quantize_run"),
+    "evaluate": ("embbert_tf.evaluation", "evaluate"),
+    "evaluate_run": ("embbert_tf.evaluation", "evaluate_run"),
+    "export_run": ("embbert_tf.export.app", "export_run"),
+    "PretrainSettings": ("embbert_tf.pretrain", "PretrainSettings"),
+    "pretrain_backbone": ("embbert_tf.pretrain", "pretrain_backbone"),
 }
 __all__ = [*_API, "load_classifier"]
 

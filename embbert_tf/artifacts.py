@@ -2,12 +2,16 @@
 
     config.json        model config, task, classes, sequence length, seed, training settings
     vocab.txt          the WordPiece vocabulary (the model is useless without it)
-    float/             float fine-tuning: best_weights.h5, history.csv, per-epoch backup
+    float/             float fine-tuning: best_weights.h5, result.json, history.csv, per-epoch backup
     qat/               quantization-aware training, same layout
     model_ptq.tflite   post-training-quantized int8 model
     model_qat.tflite   QAT int8 model
-    model_int8.tflite  the int8 model shipped (the better of the two on the validation split)
+    model_int8.tflite  the int8 model shipped (the better of the two on the selection split)
+    quantize.json      how it was chosen
+    tflm_app/, arduino/   the exported C++ application (export.json: its bytes) and Arduino library
     report.json, report.md, *.png
+
+Every name is a constant here, and `Run` reads them.
 """
 from __future__ import annotations
 
@@ -18,11 +22,18 @@ from embbert_tf.config import EmbBERTConfig
 from embbert_tf.errors import UserError
 
 RUN_CONFIG = "config.json"
+VOCAB = "vocab.txt"  # Tokenizer.save / .load
+STAGE_RESULT = "result.json"  # in float/ and qat/: best epoch, score, seconds
+REPORT = "report.json"
+EXPORT_SUMMARY = "export.json"  # in tflm_app/
 INT8_MODEL = "model_int8.tflite"
 PTQ_MODEL = "model_ptq.tflite"
 QAT_MODEL = "model_qat.tflite"
 FLOAT_DIR = "float"
 QAT_DIR = "qat"
+QUANTIZE_RESULT = "quantize.json"
+APP_DIR = "tflm_app"
+ARDUINO_DIR = "arduino"
 # The best epoch's weights in float/ and qat/. Legacy HDF5 (layer weights only): the ".weights.h5" format
 # also stores metric variables, which do not exist yet when the starting point of QAT is saved.
 WEIGHTS = "best_weights.h5"
@@ -85,9 +96,13 @@ class Run:
     def tokenizer(self):
         from embbert_tf.tokenizer import Tokenizer
 
-        if not os.path.exists(self.path("vocab.txt")):
+        if not os.path.exists(self.path(VOCAB)):
             raise UserError(f"{self.directory} has no vocab.txt; the model cannot be used without its vocabulary")
         return Tokenizer.load(self.directory)
+
+    def trained(self) -> bool:
+        """Whether the float model finished training (its result is written last)."""
+        return os.path.exists(self.path(FLOAT_DIR, STAGE_RESULT))
 
     def tflite(self, name: str = INT8_MODEL) -> bytes:
         path = self.path(name)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+
+from embbert_tf import presets as _presets
 
 # The special ids are fixed by the reference tokenizer (spec §4.1) and read by the model itself:
 # PAD marks padding (masked keys, segment 0) and SEP starts segment 2.
@@ -64,25 +65,19 @@ class EmbBERTConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in fields})
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
 
-
-PRESETS = {
-    c.name: c
-    for c in (
-        EmbBERTConfig("nano", 2048, 256, 64, 16, 2, 1, 8),
-        EmbBERTConfig("tiny", 2048, 256, 128, 16, 2, 1, 16),
-        EmbBERTConfig("embbert", 8192, 256, 128, 16, 4, 1, 32),
-        EmbBERTConfig("med", 8192, 512, 256, 16, 6, 2, 32),
-        EmbBERTConfig("big", 16384, 1024, 512, 32, 6, 2, 64),
-        # Not from the paper: small enough to train in seconds, used by the tests.
-        EmbBERTConfig("test", 1024, 64, 32, 8, 2, 1, 4),
-    )
-}
+# Every named configuration, built from the data in presets.py.
+PRESETS = {name: EmbBERTConfig(name, **p["config"]) for name, p in _presets.PRESETS.items()}
 
 
 def get_config(name: str, **overrides) -> EmbBERTConfig:
+    """A named configuration (embbert_tf/presets.py), with `overrides` replacing fields.
+
+    Example:
+
+    >>> get_config("embbert").hidden, get_config("embbert", pooling="mean").pooling
+    (128, 'mean')
+    """
     if name not in PRESETS:
         raise KeyError(f"unknown config {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name].replace(**overrides) if overrides else PRESETS[name]

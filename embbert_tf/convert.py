@@ -5,8 +5,6 @@ stay int32 (TFLM's GATHER takes int32 indices), every other tensor is int8, logi
 """
 from __future__ import annotations
 
-import contextlib
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -14,18 +12,6 @@ import tf_keras as keras
 
 from embbert_tf import flatbuffer, micro
 
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """The MLIR converter prints pages of C++ logging to fd 2; keep it out of the user's terminal."""
-    saved = os.dup(2)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def to_int8_tflite(
@@ -50,7 +36,7 @@ def to_int8_tflite(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_output_type = tf.int8  # the int32 ids input is left as it is
     converter._experimental_disable_per_channel = not per_channel
-    with _quiet_stderr():
+    with micro.capture_fd(2):  # the MLIR converter prints pages of C++ logging; keep it off the terminal
         data = converter.convert()
     if not keep_names:
         data = flatbuffer.strip_names(data)

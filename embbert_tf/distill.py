@@ -15,12 +15,15 @@ True
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from embbert_tf import artifacts, data as D, transfer
 from embbert_tf.augment import student_text
 from embbert_tf.tokenizer import Tokenizer
 
@@ -115,3 +118,102 @@ def teacher_token_table(vocab: list[str], teacher_dir: str, reduced: int) -> np.
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     projected = centred @ vt[:reduced].T
     return (projected / projected.std()).astype(np.float32)
+
+
+@dataclasses.dataclass(kw_only=True)
+class StudentSettings:
+    """How `train_student` trains the student on the teacher's logits.
+
+    Args:
+        config, config_overrides: the student's configuration (see `embbert_tf.config.PRESETS`).
+        seed: the data's seed (selection split, transfer set); `student_seed` (default `seed`) the
+            student's initialisation and batch order, so several students can learn from one teacher.
+        sequence_length: tokens per input; None: what 99.9 % of the training texts need.
+        epochs, patience: at most `epochs` over the transfer set; stop after `patience` without a better
+            selection score.
+        batch_size, learning_rate (constant), weight_decay: AdamW training on length buckets.
+        gold_weight: weight of the gold-label loss beside the MSE to the teacher's logits (Tang et al.: 0).
+        init_embeddings: "random", or "teacher" (the teacher's WordPiece embeddings averaged over each of our
+            tokens' pieces, PCA to the table's width; `teacher_dir` names the teacher, default the installed one).
+        resume, verbose: as in fine-tuning.
+    """
+
+    config: str = "embbert"
+    config_overrides: dict = dataclasses.field(default_factory=dict)
+    seed: int = 0
+    student_seed: int | None = None
+    sequence_length: int | None = None
+    epochs: int = 10
+    patience: int = 3
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    gold_weight: float = 0.0
+    init_embeddings: str = "random"
+    teacher_dir: str | None = None
+    resume: bool = False
+    verbose: int = 1
+
+
+def train_student(output_dir: str, task: D.Task, settings: StudentSettings = StudentSettings(), *,
+                  data_dir: str | None = None) -> dict:
+    """Train the student on the labelled transfer set in `output_dir` (`transfer.teacher_stage`), writing
+    the run directory as fine-tuning does; returns what config.json holds."""
+    from embbert_tf import inputs, train as T
+    from embbert_tf.config import get_config
+    from embbert_tf.finetune import run_info, sequence_length_for
+    from embbert_tf.model import build_classifier
+    from embbert_tf.tokenizer import run_vocabulary
+
+    s = settings
+    config = get_config(s.config, **s.config_overrides)
+    student_seed = s.seed if s.student_seed is None else s.student_seed
+    T.set_seed(student_seed)
+    data = D.load_task(task, data_dir, s.seed)
+    labelled, logits = transfer.load_labelled(output_dir)
+    # The vocabulary is learned from every real text of the transfer set (the training split and the
+    # unlabelled in-domain text; augmented copies add no new words).
+    real = labelled.origin != transfer.ORIGINS.index("augmented")
+    vocab_texts = [t for col in labelled.texts for t, keep in zip(col, real) if keep]
+    started = time.time()
+    tokenizer = run_vocabulary(output_dir, lambda: vocab_texts, config.vocab_size, resume=s.resume, stage="distill",
+                               source=f"{len(vocab_texts)} texts")
+    vocab_seconds = time.time() - started
+    length = sequence_length_for(tokenizer, data.train.texts, s.sequence_length, config)
+    ids = encode_transfer(tokenizer, labelled.texts, length)
+    y = targets(logits, labelled.gold)
+    val = inputs.encode(tokenizer, data.validation, length)
+    print(f"[distill] student {config.name}: {len(ids)} transfer texts, selection {len(val.ids)}, "
+          f"sequence length {length}")
+    info = run_info(task, config, data, sequence_length=length, seed=s.seed, student_seed=student_seed,
+                    vocab_size=tokenizer.vocab_size,
+                    training={"epochs": s.epochs, "patience": s.patience, "batch_size": s.batch_size,
+                              "learning_rate": s.learning_rate, "lr_schedule": "constant",
+                              "weight_decay": s.weight_decay, "optimizer": "AdamW",
+                              "vocab_seconds": round(vocab_seconds, 1),
+                              "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
+                              "init_embeddings": s.init_embeddings},
+                    train_examples=len(ids), train_truncated=0.0, validation=val)
+    info["data"]["train"]["source"] = f"transfer set ({len(ids)} texts: {data.train.source}, augmented, in-domain)"
+    artifacts.write_json(os.path.join(output_dir, artifacts.RUN_CONFIG), info)
+    model = build_classifier(config, task.num_classes, None)  # any width: trained on length buckets
+    if s.init_embeddings == "teacher":
+        from embbert_tf import teacher
+
+        table = teacher_token_table(tokenizer.vocab, s.teacher_dir or teacher.pretrained_dir(), config.reduced)
+        embedder = model.get_layer("embedder")
+        embedder.token_table.assign(np.pad(table, ((0, config.vocab_size - len(table)), (0, 0))))
+        print("[distill] token table initialised from the teacher's WordPiece embeddings")
+    model.compile(optimizer=T.make_optimizer(s.learning_rate, s.weight_decay),
+                  loss=DistillationLoss(task.num_classes, s.gold_weight))
+    dataset = bucketed_dataset(ids, y, s.batch_size, student_seed)
+    started = time.time()
+    result = T.fit(model, None, None, val.ids, val.labels, directory=os.path.join(output_dir, artifacts.FLOAT_DIR),
+                   metric=task.metric, regression=task.is_regression, epochs=s.epochs, batch_size=s.batch_size,
+                   seed=student_seed, resume=s.resume, dataset=dataset, verbose=s.verbose,
+                   extra_callbacks=T.early_stopping(task.metric, s.patience, 0))
+    result["seconds"] = round(time.time() - started, 1)
+    artifacts.write_json(os.path.join(output_dir, artifacts.FLOAT_DIR, artifacts.STAGE_RESULT),
+                         {k: v for k, v in result.items() if k != "history"})
+    print(f"[distill] best epoch {result['best_epoch'] + 1}: selection {task.metric} {result['best_score']:.4f}")
+    return info

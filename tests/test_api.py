@@ -1,4 +1,5 @@
 """The Python API as the README shows it: the "From Python" snippet runs as written."""
+import json
 import os
 import re
 import subprocess
@@ -7,9 +8,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _snippet() -> str:
+def _snippet(heading: str = "## From Python") -> str:
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    section = readme.split("## From Python", 1)[1]
+    section = readme.split(heading + "\n", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
@@ -29,3 +30,29 @@ def test_the_readme_python_snippet_runs(data_dir, tmp_path):
     assert (tmp_path / "sst2_app" / "generated" / "model_data.cc").exists()
     assert list((tmp_path / "sst2_arduino").glob("EmbBERT_*/library.properties"))
     assert "bytes of flash + RAM" in proc.stdout
+
+
+def test_the_readme_stages_snippet_runs_without_flags(data_dir, tmp_path):
+    """The programs' stages called as library functions with settings objects: no absl flag is read."""
+    proc = subprocess.run([sys.executable, "-c", _snippet("### The stages from Python")], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = eval(proc.stdout.strip().splitlines()[-1])  # evaluate's dict, printed
+    assert result["split"] == "validation" and result["n"] == 872 and result["accuracy"] > 0.55
+    run = tmp_path / "runs" / "py_sst2"
+    assert (run / "model_int8.tflite").exists() and (run / "tflm_app" / "generated" / "model_data.cc").exists()
+    assert json.loads((run / "config.json").read_text())["model"]["name"] == "tiny"
+
+
+def test_presets_are_data_with_a_description_and_a_parameter_count():
+    import doctest
+
+    from embbert_tf import config, presets
+
+    rows = presets.table()
+    assert [r["name"] for r in rows] == list(config.PRESETS) == list(presets.PRESETS)
+    for r in rows:
+        assert r["description"] and r["backbone_params"] == config.get_config(r["name"]).backbone_params()
+        assert config.get_config(r["name"]).hidden == r["hidden"]
+    assert {r["name"]: r["backbone_params"] for r in rows}["embbert"] == 357_248  # spec §2.1's counting
+    assert doctest.testmod(presets).failed == 0 and doctest.testmod(config).failed == 0

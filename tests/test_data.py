@@ -1,5 +1,4 @@
 """Task registry, readers for the staged layout, and one-line errors for bad data."""
-import os
 
 import numpy as np
 import pytest

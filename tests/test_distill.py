@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import tf_keras as keras
 
 from conftest import random_ids, run_module
 from embbert_tf import augment, distill, transfer

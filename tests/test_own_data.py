@@ -55,7 +55,7 @@ def test_own_data_end_to_end_full_evaluate_export(intents, tmp_path):
     proc = run_module("pipelines.full", "--task", str(intents), "--config", "test", "--output_dir", str(out),
                       "--epochs", "8", "--learning_rate", "3e-3", "--qat_epochs", "1", "--seed", "3")
     # the quiet minutes near the end say what they do, and TensorFlow's start-up noise stays off the console
-    assert "[full] fitting the TF-IDF + linear baseline" in proc.stdout
+    assert "[evaluate] fitting the TF-IDF + linear baseline" in proc.stdout
     assert "no L=256 measurement: config test holds 64 positions" in proc.stdout
     assert "absl::InitializeLog" not in proc.stderr and "cudart_stub" not in proc.stderr
     report = json.loads((out / "report.json").read_text())

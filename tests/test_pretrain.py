@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from embbert_tf import pretrain as P
-from embbert_tf.config import CLS_ID, MASK_ID, PAD_ID, SEP_ID, get_config
+from embbert_tf.config import CLS_ID, MASK_ID, SEP_ID, get_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

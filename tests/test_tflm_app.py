@@ -78,7 +78,7 @@ def test_ctest_suite_passes(app):
 def test_generated_resolver_holds_exactly_the_models_ops(app):
     summary = artifacts.read_json(str(app["project"] / "export.json"))
     settings = (app["project"] / "generated" / "model_settings.h").read_text()
-    assert f"MicroMutableOpResolver<kNumOps>" in settings and f"kNumOps = {len(summary['ops'])};" in settings
+    assert "MicroMutableOpResolver<kNumOps>" in settings and f"kNumOps = {len(summary['ops'])};" in settings
     assert settings.count("resolver.Add") == len(summary["ops"])
     assert summary["total_bytes"] == summary["model_bytes"] + summary["arena_bytes"]
 

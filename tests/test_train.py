@@ -1,5 +1,4 @@
 """Fine-tuning with model.fit: best epoch by the task metric, per-epoch checkpoints, resume."""
-import os
 
 import numpy as np
 import pytest

@@ -5,3 +5,8 @@ GENERATED = "generated"  # the app's folder of model-specific sources
 # Bytes added to the measured arena: optimized kernels' scratch buffers (CMSIS-NN needed up to 1,968 B more
 # than the x86 measurement, benchmarks/results/device.md).
 ARENA_MARGIN = 4096
+
+
+def arena_bytes(measured: int, margin: int = ARENA_MARGIN) -> int:
+    """kTensorArenaSize: the measured arena plus the margin, rounded up to TFLM's 16-byte alignment."""
+    return (measured + margin + 15) // 16 * 16

@@ -13,7 +13,7 @@ import shutil
 
 from embbert_tf import artifacts, flatbuffer, micro
 from embbert_tf.errors import UserError
-from embbert_tf.export import ARENA_MARGIN, GENERATED, cpp
+from embbert_tf.export import ARENA_MARGIN, GENERATED, arena_bytes, cpp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APP_TEMPLATE = os.path.join(ROOT, "tflm_app")
@@ -41,7 +41,7 @@ def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: 
                                       margin=arena_margin, source=source))
     files.update(cpp.tokenizer_sources(tokenizer, vocab_source))
     summary = {"model": source, "task": task, "model_bytes": len(tflite), "measured_arena_bytes": arena,
-               "arena_margin_bytes": arena_margin, "arena_bytes": (arena + arena_margin + 15) // 16 * 16,
+               "arena_margin_bytes": arena_margin, "arena_bytes": arena_bytes(arena, arena_margin),
                "ops": audit.ops, "op_types": audit.op_types, "sequence_length": sequence_length,
                "classes": list(class_names)}
     summary["total_bytes"] = summary["model_bytes"] + summary["arena_bytes"]
@@ -74,7 +74,7 @@ def export_cpp(tflite: bytes, tokenizer, class_names: list[str], output_dir: str
     shutil.copytree(APP_TEMPLATE, output_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(GENERATED, "build*", "__pycache__"))
     cpp.write(os.path.join(output_dir, GENERATED), files)
-    artifacts.write_json(os.path.join(output_dir, "export.json"), summary)
+    artifacts.write_json(os.path.join(output_dir, artifacts.EXPORT_SUMMARY), summary)
     summary["arduino"] = None
     if arduino:
         from embbert_tf.export import arduino as library
@@ -82,3 +82,13 @@ def export_cpp(tflite: bytes, tokenizer, class_names: list[str], output_dir: str
         summary["arduino"] = library.write_library(task, arduino, os.path.join(output_dir, GENERATED))
     return summary
 
+
+
+def export_run(run_dir: str, output_dir: str | None = None, *, arena_margin: int = ARENA_MARGIN,
+               arduino: str | None = None) -> dict:
+    """`export_cpp` for a run directory's shipped int8 model, into `output_dir` (default <run>/tflm_app)."""
+    run = artifacts.Run(run_dir)
+    return export_cpp(run.tflite(), run.tokenizer(), run.info.get("classes") or ["score"],
+                      output_dir or run.path(artifacts.APP_DIR), arduino=arduino,
+                      text_columns=len(run.task_spec.text_columns), arena_margin=arena_margin, task=run.task,
+                      source=run.path(artifacts.INT8_MODEL), vocab_source=run.path(artifacts.VOCAB))

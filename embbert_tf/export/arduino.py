@@ -22,7 +22,7 @@ def library_name(task: str) -> str:
 def write_library(task: str, parent: str, generated_dir: str) -> str:
     """Write the library for a model of `task` into parent/<name>/ from the app's generated sources (and
     the export.json beside them); returns the path."""
-    summary = artifacts.read_json(os.path.join(os.path.dirname(generated_dir), "export.json"))
+    summary = artifacts.read_json(os.path.join(os.path.dirname(generated_dir), artifacts.EXPORT_SUMMARY))
     name = library_name(task)
     example = name.removeprefix("EmbBERT_").capitalize()
     root = os.path.join(parent, name)

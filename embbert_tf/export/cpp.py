@@ -104,10 +104,11 @@ def model_sources(tflite: bytes, source: str) -> dict[str, str]:
 
 def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], output_scale: float,
                      output_zero_point: int, measured_arena: int, margin: int, source: str) -> dict[str, str]:
+    from embbert_tf.export import arena_bytes
     from embbert_tf.flatbuffer import RESOLVER_METHODS
 
     register = "\n".join(f"  if (resolver.{RESOLVER_METHODS[op]}() != kTfLiteOk) return kTfLiteError;" for op in ops)
-    arena = (measured_arena + margin + 15) // 16 * 16
+    arena = arena_bytes(measured_arena, margin)
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),
                output_scale=repr(float(output_scale)) + "f", output_zero_point=output_zero_point,
