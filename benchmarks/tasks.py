@@ -91,11 +91,33 @@ def collect(label, tasks, previous=None):
             "selected_on_reported_split": reports[0]["data"]["validation"]["source"] == ev[0]["source"],
             "teacher": distillation(reports, metric),
         }
+    teachers = pending_teachers(label, [t for t in tasks if t not in rows], previous)
     tiny = [t for t in TINYNLP if t in rows]
     summary = {}
     if len(tiny) == len(TINYNLP):
         summary["tinynlp_avg"] = {k: statistics.mean(rows[t][k] for t in tiny) for k in ("float", "tflm", "paper_fp32", "paper_q")}
-    return {"label": label, "rows": rows, "summary": summary}
+    return {"label": label, "rows": rows, "summary": summary, **({"teachers_pending": teachers} if teachers else {})}
+
+
+def pending_teachers(label, tasks, previous=None):
+    """Distillation teachers already fine-tuned (and their transfer sets labelled) for tasks whose student
+    has no finished run yet: what the student has to learn from, beside the bag of words."""
+    out = {}
+    for task in tasks:
+        path = os.path.join("runs", "tasks", label, f"{task}_s0", "teacher", "result.json")
+        if not os.path.exists(path):
+            if previous and task in previous.get("teachers_pending", {}):
+                out[task] = previous["teachers_pending"][task]
+            continue
+        with open(path) as f:
+            t = json.load(f)
+        metric = PAPER[task][0]
+        out[task] = {"metric": metric, "split": t["evaluation"]["split"], "n": t["evaluation"]["examples"],
+                     "name": t["teacher"], "score": 100 * t["evaluation"][metric],
+                     "selection": 100 * t["selection"][metric], "transfer_examples": t["transfer"]["examples"],
+                     "teacher_seconds": t["finetune"]["seconds"], "label_seconds": t["label_seconds"],
+                     "where": t.get("where")}
+    return out
 
 
 def distillation(reports, metric):
@@ -179,6 +201,24 @@ def markdown(result):
         lines += ["", f"Targets: int8 at most 1 point below the paper's fp32 on {len(near)} of {len(rows)} tasks "
                       f"({', '.join(near) or 'none'}); float → int8 drop at most 0.5 point on {len(small_drop)} of "
                       f"{len(rows)}."]
+    pending = result.get("teachers_pending") or {}
+    if pending:
+        scratch = _read_rows("scratch")
+        lines += ["", "## Teachers ready, students still to train", "",
+                  "The fine-tuned teacher on the reported split (its best epoch picked on the selection split), "
+                  "beside TF-IDF + LR and the int8 model trained on the labels alone (tasks_scratch.md): what "
+                  "distillation has to carry over.", "",
+                  "| task | metric | split (n) | TF-IDF | scratch int8 | teacher | transfer texts | fine-tuning s | "
+                  "labelling s |", "|---|---|---|---|---|---|---|---|---|"]
+        for task, t in pending.items():
+            base = scratch.get(task)
+            tfidf, ours = (f"{base['baseline']:.2f}", f"{base['tflm']:.2f}") if base else ("–", "–")
+            lines.append(f"| {task} | {t['metric']} | {t['split']} ({t['n']}) | {tfidf} | {ours} | {t['score']:.2f} | "
+                         f"{t['transfer_examples']:,} | {t['teacher_seconds']:.0f} | {t['label_seconds']:.0f} |")
+        where = {t["where"] for t in pending.values() if t.get("where")}
+        if where:
+            lines += ["", f"Teachers: {'; '.join(sorted(where))}; 3 epochs at lr 5e-5, batch 32, length 128, "
+                          "transfer set = the training split + 20 augmented draws of each text."]
     if result["summary"].get("tinynlp_avg"):
         a = result["summary"]["tinynlp_avg"]
         lines += ["", f"TinyNLP average of the staged tasks: float {a['float']:.2f}, int8 TFLM {a['tflm']:.2f}; "
@@ -208,6 +248,11 @@ def main(argv):
     result = collect(FLAGS.label, list(PAPER), previous)  # every task this label has run, not only this call's
     write_results(FLAGS.results_dir, f"tasks_{FLAGS.label}", result, markdown(result))
     overview(FLAGS.results_dir)
+
+
+def _read_rows(label):
+    path = os.path.join(FLAGS.results_dir, f"tasks_{label}.json")
+    return json.load(open(path))["rows"] if os.path.exists(path) else {}
 
 
 def share_teacher(first: str, out: str) -> None:
