@@ -13,10 +13,8 @@ import shutil
 
 from embbert_tf import artifacts, flatbuffer, micro
 from embbert_tf.errors import UserError
-from embbert_tf.export import ARENA_MARGIN, GENERATED, arena_bytes, cpp
+from embbert_tf.export import APP_TEMPLATE, ARENA_MARGIN, GENERATED, arena_bytes, cpp
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-APP_TEMPLATE = os.path.join(ROOT, "tflm_app")
 
 
 def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: int = 1,

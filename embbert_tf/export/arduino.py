@@ -10,9 +10,9 @@ import re
 import shutil
 
 from embbert_tf import artifacts
-from embbert_tf.export import cpp
+from embbert_tf.export import APP_TEMPLATE, cpp
 
-APP_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tflm_app", "src")
+APP_SRC = os.path.join(APP_TEMPLATE, "src")
 
 
 def library_name(task: str) -> str:
