@@ -24,7 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import write_results
-from embbert_tf import artifacts, data as D, flatbuffer, inputs, micro
+from embbert_tf import artifacts, data as D, flatbuffer, micro
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("model", ["models/sst2"], "Run directories (or shipped model folders) to benchmark.")
@@ -97,7 +97,7 @@ def bench_model(model_dir, work, sentences):
     run = artifacts.Run(model_dir)
     split = D.load_split(D.get_task(run.task), "validation" if run.task != "imdb" else "test", None)
     texts = split.texts[0][:sentences]
-    ids = inputs.encode(run.tokenizer(), split.head(sentences), run.sequence_length).ids
+    ids = run.tokenizer().encode_split(split.head(sentences), run.sequence_length).ids
     want, _ = micro.TFLM(run.tflite()).run(ids)
     # One project folder and one build folder per tree for every model: TFLM compiles once per tree, and a
     # new model only recompiles its generated sources.

@@ -19,7 +19,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import write_results
-from embbert_tf import artifacts, data as D, inputs, micro
+from embbert_tf import artifacts, data as D, micro
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "models/sst2", "Run directory or shipped model folder.")
@@ -38,7 +38,7 @@ def main(argv):
     load_before = os.getloadavg()  # another job on these cores would show here
     run = artifacts.Run(FLAGS.model)
     split = D.load_split(D.get_task(run.task), "validation", None)
-    ids = inputs.encode(run.tokenizer(), split, run.sequence_length).ids
+    ids = run.tokenizer().encode_split(split, run.sequence_length).ids
     tflm = micro.TFLM(run.tflite())
     cpus = micro.default_workers()
     rows = []

@@ -46,7 +46,7 @@ _API = {
     "build_backbone": ("embbert_tf.model", "build_backbone"),
     "quantize_aware": ("embbert_tf.quantize", "quantize_model"),
     "to_int8_tflite": ("embbert_tf.convert", "to_int8_tflite"),
-    "audit_tflm": ("embbert_tf.flatbuffer", "audit"),
+    "audit_tflm": ("embbert_tf.tflm_kernels", "audit"),
     "TFLM": ("embbert_tf.micro", "TFLM"),
     "minimal_arena": ("embbert_tf.micro", "minimal_arena"),
     "export_cpp": ("embbert_tf.export.app", "export_cpp"),

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from embbert_tf import flatbuffer, micro
+from embbert_tf import graph_edits, micro, op_order
 
 
 
@@ -39,14 +39,14 @@ def to_int8_tflite(
     with micro.capture_fd(2):  # the MLIR converter prints pages of C++ logging; keep it off the terminal
         data = converter.convert()
     if not keep_names:
-        data = flatbuffer.strip_names(data)
+        data = graph_edits.strip_names(data)
     if reorder:
         data = smallest_footprint(data, representative_ids[0])
     return data
 
 
 def smallest_footprint(data: bytes, ids: np.ndarray, chunks=(1, 2, 4, 8)) -> bytes:
-    """The attention computed in 1, 2, 4 or 8 blocks of query rows (flatbuffer.chunk_attention), each in its
+    """The attention computed in 1, 2, 4 or 8 blocks of query rows (graph_edits.chunk_attention), each in its
     smallest-arena operator order; the smallest flash + arena wins. Blocks pay off at long sequences, where
     the L×L scores hold the arena peak; each block costs a little flash and per-op arena metadata."""
     length = len(ids)
@@ -54,7 +54,7 @@ def smallest_footprint(data: bytes, ids: np.ndarray, chunks=(1, 2, 4, 8)) -> byt
     for c in chunks:
         if length % c or (c > 1 and length // c < 16):
             continue
-        arena, candidate = _smallest_arena(flatbuffer.chunk_attention(data, c), ids)
+        arena, candidate = _smallest_arena(graph_edits.chunk_attention(data, c), ids)
         if best is None or len(candidate) + arena < best[0]:
             best = (len(candidate) + arena, candidate)
     return best[1]
@@ -68,7 +68,7 @@ def smallest_arena_order(data: bytes, ids: np.ndarray) -> bytes:
 
 def _smallest_arena(data: bytes, ids: np.ndarray) -> tuple[int, bytes]:
     """(arena, flatbuffer) of smallest_arena_order."""
-    schedule = flatbuffer.Schedule(data)
+    schedule = op_order.Schedule(data)
     best = None
     for order in schedule.candidates():
         candidate = schedule.apply(order)
@@ -76,3 +76,9 @@ def _smallest_arena(data: bytes, ids: np.ndarray) -> tuple[int, bytes]:
         if best is None or arena < best[0]:
             best = (arena, candidate)
     return best
+
+
+def sample_ids(ids: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """A seeded sample of rows: the representative data that calibrates the int8 ranges."""
+    index = np.random.default_rng(seed).permutation(len(ids))[: min(n, len(ids))]
+    return ids[np.sort(index)]

@@ -159,7 +159,7 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
                   data_dir: str | None = None) -> dict:
     """Train the student on the labelled transfer set in `output_dir` (`transfer.teacher_stage`), writing
     the run directory as fine-tuning does; returns what config.json holds."""
-    from embbert_tf import inputs, train as T
+    from embbert_tf import train as T
     from embbert_tf.config import get_config
     from embbert_tf.finetune import run_info, sequence_length_for
     from embbert_tf.model import build_classifier
@@ -182,7 +182,7 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
     length = sequence_length_for(tokenizer, data.train.texts, s.sequence_length, config)
     ids = encode_transfer(tokenizer, labelled.texts, length)
     y = targets(logits, labelled.gold)
-    val = inputs.encode(tokenizer, data.validation, length)
+    val = tokenizer.encode_split(data.validation, length)
     print(f"[distill] student {config.name}: {len(ids)} transfer texts, selection {len(val.ids)}, "
           f"sequence length {length}")
     info = run_info(task, config, data, sequence_length=length, seed=s.seed, student_seed=student_seed,

@@ -33,20 +33,19 @@ def measure(tflite: bytes, ids: np.ndarray, config, num_classes: int, length: in
 def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> dict:
     """The run's own config at L=256 (the paper's memory setting), with its trained weights, quantized as
     the shipped model was (PTQ, or QAT with its trained ranges)."""
-    from embbert_tf import inputs
-    from embbert_tf.convert import to_int8_tflite
+    from embbert_tf.convert import sample_ids, to_int8_tflite
     from embbert_tf.model import build_classifier, copy_weights
 
     config = run.config
     quant = artifacts.read_json(run.path(artifacts.QUANTIZE_RESULT))
-    ids = inputs.encode(run.tokenizer(), calibration_texts, 256).ids
+    ids = run.tokenizer().encode_split(calibration_texts, 256).ids
     if quant["shipped"] == "qat":
         model, how = run.qat_model(256), "the trained QAT model"
     else:
         model = build_classifier(config, run.num_classes, 256)
         copy_weights(run.float_model(), model)
         how = "the trained weights, post-training quantized"
-    tflite = to_int8_tflite(model, inputs.sample_ids(ids, 128, seed), per_channel=quant["per_channel"])
+    tflite = to_int8_tflite(model, sample_ids(ids, 128, seed), per_channel=quant["per_channel"])
     with open(run.path(L256_MODEL), "wb") as f:  # kept for the device benchmark at the paper's length
         f.write(tflite)
     note = f"{config.name} L=256: {how}, {'per-channel' if quant['per_channel'] else 'per-tensor'} weights"
@@ -87,8 +86,8 @@ def evaluate(run_dir: str, task: D.Task | None = None, data_dir: str | None = No
     examples = load_eval_split(task, split, data_dir, int(run.info["seed"]))
     if limit:
         examples = examples.head(limit)
-    from embbert_tf import inputs, metrics as M, micro  # TensorFlow: once the arguments and task are checked
-    encoded = inputs.encode(run.tokenizer(), examples, run.sequence_length)
+    from embbert_tf import metrics as M, micro  # TensorFlow: once the arguments and task are checked
+    encoded = run.tokenizer().encode_split(examples, run.sequence_length)
     interpreter = micro.TFLM(run.tflite())
     started = time.time()
     _, logits = interpreter.run(encoded.ids, progress="TFLM" if progress else None,
@@ -108,11 +107,11 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
     task = run.task_spec
     seed = int(run.info["seed"])
     data = D.load_task(task, data_dir, seed, train_limit=train_limit)
-    from embbert_tf import baseline, flatbuffer, inputs, metrics as M, micro  # TensorFlow: once the task is checked
+    from embbert_tf import baseline, litert, metrics as M, micro, tflm_kernels  # TensorFlow: once the task is checked
 
     workers = workers or micro.default_workers()
     evaluation = data.evaluation.head(limit) if limit else data.evaluation
-    enc = inputs.encode(run.tokenizer(), evaluation, run.sequence_length)
+    enc = run.tokenizer().encode_split(evaluation, run.sequence_length)
     tflite = run.tflite()
     float_model = run.float_model()
 
@@ -124,7 +123,7 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
     _, tflm_logits = micro.TFLM(tflite).run(enc.ids, progress="int8 on TFLM", workers=workers)
     timings["tflm"] = time.time() - started
     started = time.time()
-    _, litert_logits = micro.LiteRT(tflite).run(enc.ids, progress="int8 on LiteRT")
+    _, litert_logits = litert.LiteRT(tflite).run(enc.ids, progress="int8 on LiteRT")
     timings["litert"] = time.time() - started
 
     reg = task.is_regression
@@ -154,6 +153,6 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
         "ms_per_example": {k: 1000 * v / len(enc.ids) for k, v in timings.items()},  # wall time over the set
         "tflm_processes": micro.processes(len(enc.ids), workers),
         "memory": measured,
-        "audit": flatbuffer.audit(tflite),
+        "audit": tflm_kernels.audit(tflite),
         "baseline": baseline.tfidf_linear(data.train, evaluation, seed),
     }

@@ -134,7 +134,7 @@ def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings =
     except KeyError as e:
         raise UserError(str(e).strip("'\"")) from None
     data = D.load_task(task, data_dir, s.seed, train_limit=s.train_limit)
-    from embbert_tf import inputs, train as T  # TensorFlow: imported once the settings and the task are checked
+    from embbert_tf import train as T  # TensorFlow: imported once the settings and the task are checked
     from embbert_tf.model import build_classifier
     from embbert_tf.pretrain import load_backbone
     from embbert_tf.tokenizer import run_vocabulary
@@ -147,8 +147,8 @@ def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings =
                                source=f"{len(data.train)} texts")  # with a backbone, its vocabulary
     vocab_seconds = time.time() - started
     length = sequence_length_for(tokenizer, data.train.texts, s.sequence_length, config)
-    train = inputs.encode(tokenizer, data.train, length)
-    val = inputs.encode(tokenizer, data.validation, length)
+    train = tokenizer.encode_split(data.train, length)
+    val = tokenizer.encode_split(data.validation, length)
     print(f"[finetune] {task.name}: {len(train.ids)} train / {len(val.ids)} validation examples, "
           f"sequence length {length} ({train.truncated:.2%} of training texts truncated)")
     info = run_info(task, config, data, sequence_length=length, seed=s.seed, vocab_size=tokenizer.vocab_size,

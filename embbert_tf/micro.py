@@ -1,4 +1,4 @@
-"""Running int8 models on the x86 TFLite-Micro reference interpreter (and on LiteRT for comparison).
+"""Running int8 models on the x86 TFLite-Micro reference interpreter (LiteRT, for comparison: litert.py).
 
 TFLM reports problems as text on the C-level stderr and a bare RuntimeError; the helpers here capture
 that text and turn it into one-line errors. The smallest arena is found by bisection, since the Python
@@ -201,26 +201,3 @@ def minimal_arena(model: bytes, ids: np.ndarray) -> int:
         else:
             lo = mid
     return hi
-
-
-class LiteRT:
-    """The same int8 flatbuffer on LiteRT (ai-edge-litert), TFLite's own runtime, for comparison."""
-
-    def __init__(self, model: bytes):
-        from ai_edge_litert import interpreter as litert
-
-        self._it = litert.Interpreter(model_content=model, num_threads=1)
-        self._it.allocate_tensors()
-        self._in = self._it.get_input_details()[0]["index"]
-        out = self._it.get_output_details()[0]
-        self._out = out["index"]
-        self.output_scale, self.output_zero = out["quantization"]
-
-    def run(self, ids: np.ndarray, progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        raw = []
-        for x in tqdm(ids, desc=progress, leave=False, disable=progress is None, unit="ex"):
-            self._it.set_tensor(self._in, np.asarray(x, np.int32)[None])
-            self._it.invoke()
-            raw.append(self._it.get_tensor(self._out)[0].copy())
-        raw = np.stack(raw)
-        return raw, dequantize(raw, self.output_scale, self.output_zero)

@@ -228,8 +228,8 @@ def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(
                  data_dir: str | None = None) -> dict:
     """PTQ and QAT of a run's float model, scored on TFLM; ships the better as model_int8.tflite and
     returns what quantize.json records."""
-    from embbert_tf import flatbuffer, inputs, metrics as M, train as T
-    from embbert_tf.convert import to_int8_tflite
+    from embbert_tf import metrics as M, tflm_kernels, train as T
+    from embbert_tf.convert import sample_ids, to_int8_tflite
 
     s = settings
     run = artifacts.Run(output_dir)
@@ -239,9 +239,9 @@ def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(
     T.set_seed(seed)
     tokenizer = run.tokenizer()
     length = run.sequence_length
-    train = inputs.encode(tokenizer, data.train, length)
-    val = inputs.encode(tokenizer, data.validation, length)
-    calibration = inputs.sample_ids(train.ids, s.calibration_samples, seed)
+    train = tokenizer.encode_split(data.train, length)
+    val = tokenizer.encode_split(data.validation, length)
+    calibration = sample_ids(train.ids, s.calibration_samples, seed)
     float_model = run.float_model()
     result = {"per_channel": s.per_channel, "calibration_samples": len(calibration), "qat_epochs": s.qat_epochs,
               "qat_learning_rate": s.qat_learning_rate}
@@ -294,7 +294,7 @@ def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(
         other = "ptq" if chosen == "qat" else "qat"
         result["shipped_because"] = (f"{chosen.upper()} scores {100 * v[chosen]:.2f} on the selection split, "
                                      f"{other.upper()} {100 * v[other]:.2f}")
-    check = flatbuffer.audit(run.tflite())
+    check = tflm_kernels.audit(run.tflite())
     if not check.fully_int8:
         raise UserError(f"the int8 model is not runnable as fully-int8 on TFLM: "
                         f"{'; '.join(check.problems) or 'float tensors ' + ', '.join(check.float_tensors[:3])}")

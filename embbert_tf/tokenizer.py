@@ -6,8 +6,9 @@ the vocabulary matches the splits it is used with.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +20,24 @@ from embbert_tf.config import CLS_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
 from embbert_tf.errors import UserError
 
 VOCAB_FILE = VOCAB  # vocab.txt, a run directory's name for it
+
+if TYPE_CHECKING:
+    from embbert_tf.data import Split
+
+
+@dataclasses.dataclass
+class Encoded:
+    """A task split as model inputs: token ids at one sequence length, its labels, and how long each text
+    was before truncation."""
+
+    ids: np.ndarray  # (N, L) int32
+    labels: np.ndarray
+    lengths: np.ndarray  # untruncated token counts
+    split: "Split"
+
+    @property
+    def truncated(self) -> float:
+        return float((self.lengths > self.ids.shape[1]).mean())
 
 
 class Tokenizer:
@@ -96,6 +115,11 @@ class Tokenizer:
             lengths[i] = len(pa) + 2 + (len(pb) + 1 if pb is not None else 0)
             ids[i, : len(row)] = row
         return ids, lengths
+
+    def encode_split(self, split: "Split", sequence_length: int) -> Encoded:
+        """A task split (one or two text columns) as ids at `sequence_length`, with its labels."""
+        ids, lengths = self.encode_columns(split.texts, sequence_length)
+        return Encoded(ids, split.labels, lengths, split)
 
     def encode_columns(self, columns: Sequence[Sequence[str]], sequence_length: int) -> tuple[np.ndarray, np.ndarray]:
         """encode() for a task's text columns: one column is single sentences, two are pairs."""

@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from embbert_tf import flatbuffer, micro, quantize as Q, train as T
+from embbert_tf import flatbuffer, graph_edits, litert, micro, quantize as Q, tflm_kernels, train as T
 from embbert_tf.config import get_config
 from embbert_tf.convert import smallest_arena_order, to_int8_tflite
 from embbert_tf.errors import UserError
@@ -36,7 +36,7 @@ def int8(trained):
 
 
 def test_ptq_model_is_fully_int8_and_every_op_has_a_tflm_int8_kernel(int8):
-    audit = flatbuffer.audit(int8)
+    audit = tflm_kernels.audit(int8)
     assert audit.float_tensors == []
     assert audit.problems == []
     assert set(audit.tensor_types) <= {"INT8", "INT32"}
@@ -57,7 +57,7 @@ def test_audit_rejects_float_islands_and_ops_tflm_lacks():
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([np.random.rand(1, 8).astype(np.float32)] for _ in range(10))
-    audit = flatbuffer.audit(conv.convert())  # float in/out: QUANTIZE/DEQUANTIZE and float tensors
+    audit = tflm_kernels.audit(conv.convert())  # float in/out: QUANTIZE/DEQUANTIZE and float tensors
     assert not audit.fully_int8
     assert audit.float_tensors
     assert any("GELU" in p or "QUANTIZE" in p for p in audit.problems)
@@ -135,7 +135,7 @@ def test_qat_model_trains_and_converts_to_fully_int8(trained):
     history = qat.fit(ids, labels, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     tfl = to_int8_tflite(qat, ids[:64])
-    assert flatbuffer.audit(tfl).fully_int8
+    assert tflm_kernels.audit(tfl).fully_int8
     raw, logits = micro.TFLM(tfl).run(ids[:200])
     assert (logits.argmax(1) == qat.predict(ids[:200], verbose=0).argmax(1)).mean() >= 0.97
 
@@ -164,7 +164,7 @@ def test_prediction_does_not_depend_on_padding(trained):
 def test_stripping_names_keeps_outputs_and_saves_flash(trained):
     _, model, ids, _ = trained
     named = to_int8_tflite(model, ids[:64], keep_names=True)
-    stripped = flatbuffer.strip_names(named)
+    stripped = graph_edits.strip_names(named)
     assert len(stripped) < len(named)
     sg, named_sg = flatbuffer.read(stripped).subgraphs[0], flatbuffer.read(named).subgraphs[0]
     # Input and output names survive: they are the model's interface.
@@ -176,7 +176,7 @@ def test_stripping_names_keeps_outputs_and_saves_flash(trained):
 def test_attention_in_blocks_of_query_rows_is_bit_exact_and_halves_the_score_tensors(trained, chunks):
     config, model, ids, _ = trained
     plain = to_int8_tflite(model, ids[:64], reorder=False)
-    blocked = flatbuffer.chunk_attention(plain, chunks)
+    blocked = graph_edits.chunk_attention(plain, chunks)
     length = ids.shape[1]
 
     def largest_softmax(data):
@@ -187,7 +187,7 @@ def test_attention_in_blocks_of_query_rows_is_bit_exact_and_halves_the_score_ten
 
     assert largest_softmax(plain) == length * length
     assert largest_softmax(blocked) == length * length // chunks
-    assert flatbuffer.audit(blocked).ops["SPLIT"] == config.num_layers
-    assert not flatbuffer.audit(blocked).problems
+    assert tflm_kernels.audit(blocked).ops["SPLIT"] == config.num_layers
+    assert not tflm_kernels.audit(blocked).problems
     np.testing.assert_array_equal(micro.TFLM(plain).run(ids[:50])[0], micro.TFLM(blocked).run(ids[:50])[0])
-    np.testing.assert_array_equal(micro.LiteRT(plain).run(ids[:50])[0], micro.LiteRT(blocked).run(ids[:50])[0])
+    np.testing.assert_array_equal(litert.LiteRT(plain).run(ids[:50])[0], litert.LiteRT(blocked).run(ids[:50])[0])

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from embbert_tf import flatbuffer
+from embbert_tf import tflm_kernels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,7 +37,7 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     assert r["baseline"]["accuracy"] > 0.6
     for name in ("report.md", "training.png", "memory.png", "vocab.txt", "model_int8.tflite"):
         assert (sst2_run / name).stat().st_size > 0
-    audit = flatbuffer.audit((sst2_run / "model_int8.tflite").read_bytes())
+    audit = tflm_kernels.audit((sst2_run / "model_int8.tflite").read_bytes())
     assert audit.fully_int8
     # The device side ships with the run: the C++ app with its generated sources and the Arduino library.
     d = r["device"]

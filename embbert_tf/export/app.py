@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from embbert_tf import artifacts, flatbuffer, micro
+from embbert_tf import artifacts, flatbuffer, micro, tflm_kernels
 from embbert_tf.errors import UserError
 from embbert_tf.export import APP_TEMPLATE, ARENA_MARGIN, GENERATED, arena_bytes, cpp
 
@@ -21,7 +21,7 @@ def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: 
              arena_margin: int = ARENA_MARGIN, source: str = "model", vocab_source: str = "vocab.txt",
              task: str = "model") -> tuple[dict[str, str], dict]:
     """{file: contents} of the generated sources, and a summary (bytes, arena, ops)."""
-    audit = flatbuffer.audit(tflite, os.path.basename(source))
+    audit = tflm_kernels.audit(tflite, os.path.basename(source))
     if audit.problems or audit.float_tensors:
         first = audit.problems[0] if audit.problems else f"float tensor {audit.float_tensors[0]}"
         raise UserError(f"cannot export {source}: {first}; TFLM cannot run this model in int8")

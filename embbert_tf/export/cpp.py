@@ -105,7 +105,7 @@ def model_sources(tflite: bytes, source: str) -> dict[str, str]:
 def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], output_scale: float,
                      output_zero_point: int, measured_arena: int, margin: int, source: str) -> dict[str, str]:
     from embbert_tf.export import arena_bytes
-    from embbert_tf.flatbuffer import RESOLVER_METHODS
+    from embbert_tf.tflm_kernels import RESOLVER_METHODS
 
     register = "\n".join(f"  if (resolver.{RESOLVER_METHODS[op]}() != kTfLiteOk) return kTfLiteError;" for op in ops)
     arena = arena_bytes(measured_arena, margin)
