@@ -68,12 +68,13 @@ def encode_transfer(tokenizer: Tokenizer, texts: list[list[str]], sequence_lengt
 
 
 def bucketed_dataset(ids: np.ndarray, y: np.ndarray, batch_size: int, seed: int, pool: int = 50,
-                     multiple: int = 8) -> tf.data.Dataset:
+                     multiple: int = 8, first_epoch: int = 0) -> tf.data.Dataset:
     """Batches of similar-length texts, each cut to its longest row (rounded up to `multiple`), in a fresh
-    seeded order every epoch; shapes (None, None), so one graph serves every width."""
+    seeded order every epoch; shapes (None, None), so one graph serves every width. A resumed run passes
+    the epochs already done as `first_epoch`, so it sees the orders an uninterrupted run would."""
     lengths = (ids != 0).sum(1)
     n, width = len(ids), ids.shape[1]
-    state = {"epoch": 0}
+    state = {"epoch": first_epoch}
 
     def batches():
         rng = np.random.default_rng(seed + state["epoch"])
@@ -206,9 +207,11 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
         print("[distill] token table initialised from the teacher's WordPiece embeddings")
     model.compile(optimizer=T.make_optimizer(s.learning_rate, s.weight_decay),
                   loss=DistillationLoss(task.num_classes, s.gold_weight))
-    dataset = bucketed_dataset(ids, y, s.batch_size, student_seed)
+    float_dir = os.path.join(output_dir, artifacts.FLOAT_DIR)
+    done = len(T.read_history(float_dir)) if s.resume and T.has_backup(float_dir) else 0
+    dataset = bucketed_dataset(ids, y, s.batch_size, student_seed, first_epoch=done)
     started = time.time()
-    result = T.fit(model, None, None, val.ids, val.labels, directory=os.path.join(output_dir, artifacts.FLOAT_DIR),
+    result = T.fit(model, None, None, val.ids, val.labels, directory=float_dir,
                    metric=task.metric, regression=task.is_regression, epochs=s.epochs, batch_size=s.batch_size,
                    seed=student_seed, resume=s.resume, dataset=dataset, verbose=s.verbose,
                    extra_callbacks=T.early_stopping(task.metric, s.patience, 0))

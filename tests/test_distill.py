@@ -81,6 +81,8 @@ def test_bucketed_batches_cover_the_set_once_an_epoch_at_their_own_width():
         assert sorted(rows) == list(range(300))
         epochs.append(rows)
     assert epochs[0] != epochs[1]
+    resumed = distill.bucketed_dataset(ids, y, batch_size=32, seed=0, first_epoch=1)  # after one epoch
+    assert [r for _, t in resumed for r in t.numpy()[:, 0].astype(int).tolist()] == epochs[1]
 
 
 def test_distill_pipeline_end_to_end(data_dir, tmp_path):
