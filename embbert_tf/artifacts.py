@@ -104,6 +104,11 @@ class Run:
         """Whether the float model finished training (its result is written last)."""
         return os.path.exists(self.path(FLOAT_DIR, STAGE_RESULT))
 
+    def stage_seconds(self, subdir: str) -> float | None:
+        """How long a finished training stage (float/, qat/) took, as it recorded."""
+        path = self.path(subdir, STAGE_RESULT)
+        return read_json(path).get("seconds") if os.path.exists(path) else None
+
     def tflite(self, name: str = INT8_MODEL) -> bytes:
         path = self.path(name)
         if not os.path.exists(path):

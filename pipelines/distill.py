@@ -42,7 +42,9 @@ def main(argv):
     teacher = transfer.teacher_stage(task, out, **common.teacher_settings())
     timings["teacher"] = round(time.time() - started, 1)
     started = time.time()
-    if not (F.resume and os.path.exists(os.path.join(out, artifacts.RUN_CONFIG)) and artifacts.Run(out).trained()):
+    if F.resume and os.path.exists(os.path.join(out, artifacts.RUN_CONFIG)) and artifacts.Run(out).trained():
+        timings["student"] = artifacts.Run(out).stage_seconds(artifacts.FLOAT_DIR)  # as recorded, not 0
+    else:
         from embbert_tf.distill import StudentSettings, train_student
 
         settings = StudentSettings(
@@ -52,7 +54,7 @@ def main(argv):
             gold_weight=F.gold_weight, init_embeddings=F.init_embeddings, teacher_dir=F.teacher_dir,
             resume=F.resume)
         train_student(out, task, settings, data_dir=F.data_dir)
-    timings["student"] = round(time.time() - started, 1)
+        timings["student"] = round(time.time() - started, 1)
     common.finish(out, timings, extra={"teacher": teacher})
 
 

@@ -29,9 +29,11 @@ def main(argv):
     task = common.task()
     timings = {}
     started = time.time()
-    if not (FLAGS.resume and os.path.exists(os.path.join(out, artifacts.RUN_CONFIG)) and artifacts.Run(out).trained()):
+    if FLAGS.resume and os.path.exists(os.path.join(out, artifacts.RUN_CONFIG)) and artifacts.Run(out).trained():
+        timings["finetune"] = artifacts.Run(out).stage_seconds(artifacts.FLOAT_DIR)  # as recorded, not 0
+    else:
         train_classifier(out, task, common.finetune_settings(), data_dir=FLAGS.data_dir)
-    timings["finetune"] = round(time.time() - started, 1)
+        timings["finetune"] = round(time.time() - started, 1)
     common.finish(out, timings)
 
 
