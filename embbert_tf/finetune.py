@@ -87,7 +87,8 @@ class FinetuneSettings:
 
 
 def run_info(task: D.Task, config, data: D.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
-             training: dict, train_examples: int, train_truncated: float, validation, **extra) -> dict:
+             training: dict, train_examples: int, train_truncated: float, validation,
+             student_seed: int | None = None, pretrained: str | None = None) -> dict:
     """What config.json records of a run (read back by `artifacts.Run`)."""
     return {
         "task": task.name,
@@ -98,7 +99,7 @@ def run_info(task: D.Task, config, data: D.TaskData, *, sequence_length: int, se
         "model": config.to_dict(),
         "sequence_length": sequence_length,
         "seed": seed,
-        **{k: v for k, v in extra.items() if k == "student_seed"},
+        **({"student_seed": student_seed} if student_seed is not None else {}),
         "vocab_size": vocab_size,
         "finetune": training,
         "data": {
@@ -109,7 +110,7 @@ def run_info(task: D.Task, config, data: D.TaskData, *, sequence_length: int, se
                            "examples": len(data.evaluation)},
         },
         "notes": data.notes,
-        "pretrained": extra.get("pretrained"),
+        "pretrained": pretrained,
     }
 
 
