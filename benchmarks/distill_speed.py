@@ -44,7 +44,7 @@ def main(argv):
     split = split.subset(np.sort(index))
     tokenizer = Tokenizer.learn(split.texts[0], config.vocab_size)
     ids, lengths = tokenizer.encode_columns(split.texts, 8)
-    length = choose_sequence_length(lengths, config.max_len)
+    length = choose_sequence_length(lengths, config.max_sequence_length)
     ids, _ = tokenizer.encode_columns(split.texts, length)
     y = distill.targets(np.random.default_rng(0).standard_normal((len(ids), 2)).astype("float32"),
                         np.full(len(ids), -1))

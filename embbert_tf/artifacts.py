@@ -1,6 +1,6 @@
 """A run directory: everything one trained model needs, under fixed names.
 
-    config.json        model config, task, classes, sequence length, seed, training settings
+    config.json        RunInfo: task, classes, model config, sequence length, seeds, training settings
     vocab.txt          the WordPiece vocabulary (the model is useless without it)
     float/             float fine-tuning: best_weights.h5, result.json, history.csv, per-epoch backup
     qat/               quantization-aware training, same layout
@@ -15,6 +15,7 @@ Every name is a constant here, and `Run` reads them.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -52,45 +53,126 @@ def read_json(path: str):
         return json.load(f)
 
 
+@dataclasses.dataclass
+class RunInfo:
+    """What a run's config.json holds: the task, the model config and how the run was trained.
+
+    Written once by fine-tuning (or the student's training) before the model trains, and read back by
+    every later stage through `Run.info`.
+
+    Args:
+        task: the task's name (a built-in task, or a data folder's name).
+        num_classes: outputs of the classifier head (1 for regression).
+        metric: how the task is scored ("accuracy", "mcc", "f1_weighted", "spearman").
+        model: the backbone's configuration.
+        sequence_length: the length the model is trained, converted and run at.
+        seed: the seed of the selection split, the vocabulary and (unless `student_seed`) training.
+        vocab_size: entries in vocab.txt.
+        finetune: the training settings as recorded (epochs, learning rate, loss, ...).
+        data: where each split came from, its size and the share of texts truncated.
+        classes: class names, in output order (None for regression).
+        task_definition: a folder task as `data.task_to_dict` writes it (None for built-in tasks).
+        notes: what the data loader said about the splits.
+        pretrained: the pre-trained backbone's folder, if the run started from one.
+        student_seed: a distilled student's initialisation and batch-order seed, where it differs.
+
+    Example:
+
+    >>> info = RunInfo.from_dict({"task": "sst2", "num_classes": 2, "metric": "accuracy",
+    ...     "model": {"name": "test", "vocab_size": 1024, "max_len": 64, "hidden": 32, "reduced": 8,
+    ...               "num_layers": 2, "expansion": 1, "kernel_size": 4},
+    ...     "sequence_length": 64, "seed": 0, "vocab_size": 900, "finetune": {}, "data": {}})
+    >>> info.model.max_sequence_length, info.to_dict()["model"]["max_sequence_length"]
+    (64, 64)
+    """
+
+    task: str
+    num_classes: int
+    metric: str
+    model: EmbBERTConfig
+    sequence_length: int
+    seed: int
+    vocab_size: int
+    finetune: dict
+    data: dict
+    classes: list[str] | None = None
+    task_definition: dict | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    pretrained: str | None = None
+    student_seed: int | None = None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        if self.student_seed is None:  # fine-tuned runs have none: keep their config.json as it was
+            del d["student_seed"]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunInfo":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in d.items() if k in fields},
+                      "model": EmbBERTConfig.from_dict(d["model"])})
+
+    def save(self, directory: str) -> None:
+        write_json(os.path.join(directory, RUN_CONFIG), self.to_dict())
+
+    @classmethod
+    def load(cls, directory: str) -> "RunInfo":
+        path = os.path.join(directory, RUN_CONFIG)
+        if not os.path.exists(path):
+            raise UserError(f"{directory} is not a model directory (no {RUN_CONFIG}); point --model at a run's output_dir")
+        try:
+            return cls.from_dict(read_json(path))
+        except (ValueError, OSError, KeyError, TypeError) as e:
+            raise UserError(f"{path} is unreadable ({type(e).__name__}: {e}); re-run the pipeline") from None
+
+
+def training_seconds(directory: str) -> float | None:
+    """How long a run's float model took to train, as it recorded; None until it finished training (its
+    result is written last), so a resumed pipeline knows whether to train and what the training cost.
+
+    Example:
+
+    >>> training_seconds("/nonexistent") is None
+    True
+    """
+    path = os.path.join(directory, FLOAT_DIR, STAGE_RESULT)
+    return read_json(path).get("seconds", 0.0) if os.path.exists(path) else None
+
+
 class Run:
     """Read access to a run directory, with one-line errors for what is missing."""
 
     def __init__(self, directory: str):
         self.directory = directory
-        path = os.path.join(directory, RUN_CONFIG)
-        if not os.path.exists(path):
-            raise UserError(f"{directory} is not a model directory (no {RUN_CONFIG}); point --model at a run's output_dir")
-        try:
-            self.info = read_json(path)
-        except (ValueError, OSError) as e:
-            raise UserError(f"{path} is unreadable ({e}); re-run the pipeline") from None
+        self.info = RunInfo.load(directory)
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.directory, *parts)
 
     @property
     def config(self) -> EmbBERTConfig:
-        return EmbBERTConfig.from_dict(self.info["model"])
+        return self.info.model
 
     @property
     def sequence_length(self) -> int:
-        return int(self.info["sequence_length"])
+        return self.info.sequence_length
 
     @property
     def num_classes(self) -> int:
-        return int(self.info["num_classes"])
+        return self.info.num_classes
 
     @property
     def task(self) -> str:
-        return self.info["task"]
+        return self.info.task
 
     @property
     def task_spec(self):
         """The run's Task: a built-in one by name, or a folder task as the run recorded it."""
         from embbert_tf import data
 
-        if self.info.get("task_definition"):
-            return data.task_from_dict(self.info["task_definition"])
+        if self.info.task_definition:
+            return data.task_from_dict(self.info.task_definition)
         return data.get_task(self.task)
 
     def tokenizer(self):
@@ -99,15 +181,6 @@ class Run:
         if not os.path.exists(self.path(VOCAB)):
             raise UserError(f"{self.directory} has no vocab.txt; the model cannot be used without its vocabulary")
         return Tokenizer.load(self.directory)
-
-    def trained(self) -> bool:
-        """Whether the float model finished training (its result is written last)."""
-        return os.path.exists(self.path(FLOAT_DIR, STAGE_RESULT))
-
-    def stage_seconds(self, subdir: str) -> float | None:
-        """How long a finished training stage (float/, qat/) took, as it recorded."""
-        path = self.path(subdir, STAGE_RESULT)
-        return read_json(path).get("seconds") if os.path.exists(path) else None
 
     def tflite(self, name: str = INT8_MODEL) -> bytes:
         path = self.path(name)

@@ -20,7 +20,7 @@ class EmbBERTConfig:
 
     name: str
     vocab_size: int  # V
-    max_len: int  # L, rows of the position table
+    max_sequence_length: int  # L, rows of the position table
     hidden: int  # d
     reduced: int  # r, width of the token and position tables
     num_layers: int  # N
@@ -49,7 +49,8 @@ class EmbBERTConfig:
 
     def backbone_params(self) -> int:
         """Parameter count of the backbone (no head), counted as spec §2.1 does."""
-        V, L, d, r, k, di = self.vocab_size, self.max_len, self.hidden, self.reduced, self.kernel_size, self.inner
+        V, L, d, r = self.vocab_size, self.max_sequence_length, self.hidden, self.reduced
+        k, di = self.kernel_size, self.inner
         embedder = V * r + r * d + L * r + r * d + self.num_segments * d
         layer = d + 4 * d + 2 * (d * d + d) + (di * k + di) + (di * d + d)
         return embedder + self.num_layers * layer
@@ -62,8 +63,14 @@ class EmbBERTConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EmbBERTConfig":
+        """The config a `to_dict` wrote, also from runs saved before the position table's size was named
+        `max_sequence_length` (`max_len`)."""
+        d = {_RENAMED.get(k, k): v for k, v in d.items()}
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in fields})
+
+
+_RENAMED = {"max_len": "max_sequence_length"}  # old key in saved config.json files -> field
 
 
 # Every named configuration, built from the data in presets.py.

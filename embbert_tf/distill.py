@@ -159,7 +159,7 @@ class StudentSettings:
 def train_student(output_dir: str, task: D.Task, settings: StudentSettings = StudentSettings(), *,
                   data_dir: str | None = None) -> dict:
     """Train the student on the labelled transfer set in `output_dir` (`transfer.teacher_stage`), writing
-    the run directory as fine-tuning does; returns what config.json holds."""
+    the run directory as fine-tuning does; returns its `artifacts.RunInfo`."""
     from embbert_tf import train as T
     from embbert_tf.config import get_config
     from embbert_tf.finetune import run_info, sequence_length_for
@@ -195,8 +195,8 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
                               "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
                               "init_embeddings": s.init_embeddings},
                     train_examples=len(ids), train_truncated=0.0, validation=val)
-    info["data"]["train"]["source"] = f"transfer set ({len(ids)} texts: {data.train.source}, augmented, in-domain)"
-    artifacts.write_json(os.path.join(output_dir, artifacts.RUN_CONFIG), info)
+    info.data["train"]["source"] = f"transfer set ({len(ids)} texts: {data.train.source}, augmented, in-domain)"
+    info.save(output_dir)
     model = build_classifier(config, task.num_classes, None)  # any width: trained on length buckets
     if s.init_embeddings == "teacher":
         from embbert_tf import teacher

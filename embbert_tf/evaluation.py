@@ -76,14 +76,14 @@ def evaluate(run_dir: str, task: D.Task | None = None, data_dir: str | None = No
     """
     run = artifacts.Run(run_dir)
     task = task or run.task_spec
-    if task.folder and run.info.get("classes") and list(task.classes or []) != run.info["classes"]:
+    if task.folder and run.info.classes and list(task.classes or []) != run.info.classes:
         raise UserError(f"{task.folder}'s training split has the classes {list(task.classes or [])}, the model in "
-                        f"{run_dir} was trained on {run.info['classes']}; evaluate it on data with its classes")
+                        f"{run_dir} was trained on {run.info.classes}; evaluate it on data with its classes")
     if task.num_classes != run.num_classes:
         raise UserError(f"the model in {run_dir} has {run.num_classes} outputs, task {task.name} needs "
                         f"{task.num_classes}; evaluate it on the task it was trained for ({run.task})")
     split = split or task.eval_split
-    examples = load_eval_split(task, split, data_dir, int(run.info["seed"]))
+    examples = load_eval_split(task, split, data_dir, run.info.seed)
     if limit:
         examples = examples.head(limit)
     from embbert_tf import metrics as M, micro  # TensorFlow: once the arguments and task are checked
@@ -105,7 +105,7 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
     TF-IDF baseline fit on the same training split."""
     run = artifacts.Run(run_dir)
     task = run.task_spec
-    seed = int(run.info["seed"])
+    seed = run.info.seed
     data = D.load_task(task, data_dir, seed, train_limit=train_limit)
     from embbert_tf import baseline, litert, metrics as M, micro, tflm_kernels  # TensorFlow: once the task is checked
 
@@ -131,8 +131,9 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
                "litert": M.compute(enc.labels, litert_logits, reg)}
     measured = [measure(tflite, enc.ids[0], run.config, run.num_classes, run.sequence_length,
                         f"{run.config.name} L={run.sequence_length}: the shipped model")]
-    if measure_l256 and run.config.max_len < 256:
-        print(f"[evaluate] no L=256 measurement: config {run.config.name} holds {run.config.max_len} positions")
+    if measure_l256 and run.config.max_sequence_length < 256:
+        print(f"[evaluate] no L=256 measurement: config {run.config.name} holds "
+              f"{run.config.max_sequence_length} positions")
     elif measure_l256:
         print(f"[evaluate] converting and measuring {run.config.name} at L=256 (the paper's memory setting)",
               flush=True)

@@ -19,7 +19,7 @@ import os
 import time
 
 from embbert_tf import artifacts, data as D
-from embbert_tf.config import get_config
+from embbert_tf.config import EmbBERTConfig, get_config
 from embbert_tf.errors import UserError
 
 # From random weights, how long to train depends on the dataset: SST-2 (67k texts) peaks after 4 epochs,
@@ -88,30 +88,30 @@ class FinetuneSettings:
 
 def run_info(task: D.Task, config, data: D.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
              training: dict, train_examples: int, train_truncated: float, validation,
-             student_seed: int | None = None, pretrained: str | None = None) -> dict:
+             student_seed: int | None = None, pretrained: str | None = None) -> artifacts.RunInfo:
     """What config.json records of a run (read back by `artifacts.Run`)."""
-    return {
-        "task": task.name,
-        "task_definition": D.task_to_dict(task) if task.folder else None,
-        "classes": list(task.classes) if task.classes else None,
-        "num_classes": task.num_classes,
-        "metric": task.metric,
-        "model": config.to_dict(),
-        "sequence_length": sequence_length,
-        "seed": seed,
-        **({"student_seed": student_seed} if student_seed is not None else {}),
-        "vocab_size": vocab_size,
-        "finetune": training,
-        "data": {
+    return artifacts.RunInfo(
+        task=task.name,
+        task_definition=D.task_to_dict(task) if task.folder else None,
+        classes=list(task.classes) if task.classes else None,
+        num_classes=task.num_classes,
+        metric=task.metric,
+        model=config,
+        sequence_length=sequence_length,
+        seed=seed,
+        student_seed=student_seed,
+        vocab_size=vocab_size,
+        finetune=training,
+        data={
             "train": {"source": data.train.source, "examples": train_examples, "truncated": train_truncated},
             "validation": {"source": data.validation.source, "examples": len(validation.ids),
                            "truncated": validation.truncated},
             "evaluation": {"split": task.eval_split, "source": data.evaluation.source,
                            "examples": len(data.evaluation)},
         },
-        "notes": data.notes,
-        "pretrained": pretrained,
-    }
+        notes=data.notes,
+        pretrained=pretrained,
+    )
 
 
 def sequence_length_for(tokenizer, texts, requested: int | None, config) -> int:
@@ -120,15 +120,15 @@ def sequence_length_for(tokenizer, texts, requested: int | None, config) -> int:
 
     if requested is None:
         _, lengths = tokenizer.encode_columns(texts, 8)
-        return choose_sequence_length(lengths, config.max_len)
-    if not 3 <= requested <= config.max_len:
-        raise UserError(f"--sequence_length must be between 3 and config {config.name}'s {config.max_len}")
+        return choose_sequence_length(lengths, config.max_sequence_length)
+    if not 3 <= requested <= config.max_sequence_length:
+        raise UserError(f"--sequence_length must be between 3 and config {config.name}'s {config.max_sequence_length}")
     return requested
 
 
 def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings = FinetuneSettings(), *,
              data_dir: str | None = None) -> dict:
-    """Fine-tune a float classifier on `task`, writing the run directory; returns what config.json holds."""
+    """Fine-tune a float classifier on `task`, writing the run directory; returns its `artifacts.RunInfo`."""
     s = settings
     try:
         config = get_config(s.config, **s.config_overrides)
@@ -159,12 +159,12 @@ def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings =
                               "vocab_seconds": round(vocab_seconds, 1)},
                     train_examples=len(train.ids), train_truncated=train.truncated, validation=val,
                     pretrained=s.pretrained)
-    artifacts.write_json(os.path.join(output_dir, artifacts.RUN_CONFIG), info)
+    info.save(output_dir)
 
     model = build_classifier(config, task.num_classes, length)
     if s.pretrained:
         backbone = load_backbone(s.pretrained, model)
-        if backbone["model"] != config.to_dict():
+        if EmbBERTConfig.from_dict(backbone["model"]) != config:
             raise UserError(f"the backbone in {s.pretrained} is config {backbone['model']['name']}, not "
                             f"{config.name}; pass the matching --config or --from_scratch")
         print(f"[finetune] starting from the pre-trained backbone in {s.pretrained}")

@@ -56,11 +56,11 @@ class NanoEmbedder(keras.layers.Layer):
     FULLY_CONNECTED.
     """
 
-    def __init__(self, vocab_size, max_len, hidden, reduced, num_segments=3, **kwargs):
+    def __init__(self, vocab_size, max_sequence_length, hidden, reduced, num_segments=3, **kwargs):
         super().__init__(**kwargs)
         if num_segments != 3:
             raise ValueError("the Nano Embedder derives exactly 3 segments (pad, first, second)")
-        self.vocab_size, self.max_len, self.hidden = vocab_size, max_len, hidden
+        self.vocab_size, self.max_sequence_length, self.hidden = vocab_size, max_sequence_length, hidden
         self.reduced, self.num_segments = reduced, num_segments
 
     def build(self, input_shape):
@@ -68,7 +68,8 @@ class NanoEmbedder(keras.layers.Layer):
         normal = keras.initializers.RandomNormal  # torch nn.Embedding: N(0, 1)
         self.token_table = self.add_weight("token_table", (self.vocab_size, r), initializer=normal(0.0, 1.0))
         self.token_proj = self.add_weight("token_proj", (r, d), initializer=_torch_linear_init(r))
-        self.position_table = self.add_weight("position_table", (self.max_len, r), initializer=normal(0.0, 1.0))
+        self.position_table = self.add_weight("position_table", (self.max_sequence_length, r),
+                                              initializer=normal(0.0, 1.0))
         self.position_proj = self.add_weight("position_proj", (r, d), initializer=_torch_linear_init(r))
         self.segment_table = self.add_weight("segment_table", (self.num_segments, d), initializer=normal(0.0, 1.0))
         super().build(input_shape)
@@ -76,8 +77,8 @@ class NanoEmbedder(keras.layers.Layer):
     def call(self, inputs):
         ids, indicators = inputs
         length = ids.shape[1]
-        if length is not None and length > self.max_len:
-            raise ValueError(f"sequence length must be <= {self.max_len}, got {length}")
+        if length is not None and length > self.max_sequence_length:
+            raise ValueError(f"sequence length must be <= {self.max_sequence_length}, got {length}")
         # Multiplying by a constant row mask keeps the PAD row at zero and gives it no gradient.
         row_mask = tf.one_hot(PAD_ID, self.vocab_size, on_value=0.0, off_value=1.0)[:, None]
         tokens = tf.gather(self.token_table * row_mask, ids)  # (B, L, r)
@@ -105,11 +106,18 @@ class NanoEmbedder(keras.layers.Layer):
         return {
             **super().get_config(),
             "vocab_size": self.vocab_size,
-            "max_len": self.max_len,
+            "max_sequence_length": self.max_sequence_length,
             "hidden": self.hidden,
             "reduced": self.reduced,
             "num_segments": self.num_segments,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        if "max_len" in config:  # saved before the position table's size was named max_sequence_length
+            config = dict(config)
+            config["max_sequence_length"] = config.pop("max_len")
+        return cls(**config)
 
 
 @keras.utils.register_keras_serializable("embbert")

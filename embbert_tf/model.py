@@ -20,7 +20,8 @@ def encoder(ids, config: EmbBERTConfig):
     """ids (B, L) int32 -> (sequence states (B, L, d), indicators (B, L, 2))."""
     d = config.hidden
     indicators = L.TokenIndicators(name="indicators")(ids)
-    x = L.NanoEmbedder(config.vocab_size, config.max_len, d, config.reduced, config.num_segments, name="embedder")(
+    x = L.NanoEmbedder(config.vocab_size, config.max_sequence_length, d, config.reduced, config.num_segments,
+                       name="embedder")(
         [ids, indicators]
     )
     mask_bias = L.PaddingMaskBias(config.mask_value, name="mask_bias")(indicators)

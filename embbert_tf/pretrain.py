@@ -268,8 +268,9 @@ def pretrain_backbone(output_dir: str, settings: PretrainSettings = PretrainSett
 
     s = settings
     config = get_config(s.config, **s.config_overrides)
-    if not 8 <= s.sequence_length <= config.max_len:
-        raise UserError(f"--pretrain_seq_len must be between 8 and config {config.name}'s {config.max_len}")
+    if not 8 <= s.sequence_length <= config.max_sequence_length:
+        raise UserError(f"--pretrain_seq_len must be between 8 and config {config.name}'s "
+                        f"{config.max_sequence_length}")
     T.set_seed(s.seed)
     folder = D.resolve_data_dir(data_dir)
     corpus = list(s.corpus or [os.path.join(folder or "", "wikipedia_en", "train.jsonl.gz")])

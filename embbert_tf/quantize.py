@@ -234,7 +234,7 @@ def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(
     s = settings
     run = artifacts.Run(output_dir)
     task = run.task_spec
-    seed = int(run.info["seed"])
+    seed = run.info.seed
     data = D.load_task(task, data_dir, seed, train_limit=s.train_limit)
     T.set_seed(seed)
     tokenizer = run.tokenizer()

@@ -58,6 +58,11 @@ RESOLVER_METHODS.update(
     {"CONV_2D": "AddConv2D", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D", "MAX_POOL_2D": "AddMaxPool2D",
      "AVERAGE_POOL_2D": "AddAveragePool2D", "BATCH_MATMUL": "AddBatchMatMul", "RSQRT": "AddRsqrt"}
 )
+# Ops the C++ app runs with kernels of its own (tflm_app/src/, bit-exact with TFLM's reference kernels):
+# op -> (registration function, flatbuffer options parser). TFLM's kernel stays one define away
+# (EMBBERT_TFLM_KERNELS, CMake -DEMBBERT_OWN_KERNELS=OFF). BATCH_MATMUL is also what the TFLM Arduino
+# port lacks.
+OWN_KERNELS = {"BATCH_MATMUL": ("Register_BATCH_MATMUL", "ParseBatchMatMul")}
 
 
 @dataclasses.dataclass

@@ -10,7 +10,6 @@ embbert_tf/distill.py), quantize, evaluate, export, report. The teacher never re
 """
 from __future__ import annotations
 
-import os
 import time
 
 from absl import flags
@@ -42,8 +41,9 @@ def main(argv):
     teacher = transfer.teacher_stage(task, out, **common.teacher_settings())
     timings["teacher"] = round(time.time() - started, 1)
     started = time.time()
-    if F.resume and os.path.exists(os.path.join(out, artifacts.RUN_CONFIG)) and artifacts.Run(out).trained():
-        timings["student"] = artifacts.Run(out).stage_seconds(artifacts.FLOAT_DIR)  # as recorded, not 0
+    trained = artifacts.training_seconds(out) if F.resume else None
+    if trained is not None:
+        timings["student"] = trained  # a resumed run whose model was trained: what the training took, not 0
     else:
         from embbert_tf.distill import StudentSettings, train_student
 

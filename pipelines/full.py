@@ -9,7 +9,6 @@ and an interrupted training continues from its last epoch.
 """
 from __future__ import annotations
 
-import os
 import time
 
 from absl import flags
@@ -29,8 +28,9 @@ def main(argv):
     task = common.task()
     timings = {}
     started = time.time()
-    if FLAGS.resume and os.path.exists(os.path.join(out, artifacts.RUN_CONFIG)) and artifacts.Run(out).trained():
-        timings["finetune"] = artifacts.Run(out).stage_seconds(artifacts.FLOAT_DIR)  # as recorded, not 0
+    trained = artifacts.training_seconds(out) if FLAGS.resume else None
+    if trained is not None:
+        timings["finetune"] = trained  # a resumed run whose model was trained: what the training took, not 0
     else:
         train_classifier(out, task, common.finetune_settings(), data_dir=FLAGS.data_dir)
         timings["finetune"] = round(time.time() - started, 1)

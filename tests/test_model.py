@@ -101,6 +101,6 @@ def test_copy_weights_moves_a_trained_model_to_another_length():
 
 def test_presets_are_the_papers_configs():
     e = PRESETS["embbert"]
-    assert (e.vocab_size, e.max_len, e.hidden, e.reduced, e.num_layers, e.expansion, e.kernel_size) == (
+    assert (e.vocab_size, e.max_sequence_length, e.hidden, e.reduced, e.num_layers, e.expansion, e.kernel_size) == (
         8192, 256, 128, 16, 4, 1, 32)
     assert not e.residual and e.pooling == "cls"

@@ -1,25 +1,27 @@
 """The exported C++ application against the Python TFLM interpreter: bit-exact int8 outputs on the whole
-SST-2 validation set on the x86 host build, the same on Cortex-M under QEMU, the ctest suite, and the
-Arduino sketch compiled against a stand-in for the Arduino API.
+SST-2 validation set on the x86 host build, the same on Cortex-M under QEMU, the ctest suite (the app's
+checks and our kernels against TFLM's), the Arduino sketch compiled against a stand-in for the Arduino
+API, and the Arduino library on the TFLM Arduino port in C++14, run on a Cortex-M4 under QEMU.
 
 These need a TFLM source tree (see tflm_app/README.md): TFLM_DIR (x86, reference kernels) and, for the
 Cortex-M tests, TFLM_DIR_M55 / TFLM_DIR_M4 (trees made for those targets) with arm-none-eabi-gcc and
-qemu-system-arm. Each test skips with the reason when what it needs is absent.
+qemu-system-arm; ARDUINO_TFLM_DIR for the port. Each test skips with the reason when what it needs is
+absent. Each run builds in its own folder (TFLM compiles once per run); EMBBERT_APP_TESTS_DIR names a
+folder to keep the builds in between runs instead (then run one at a time).
 """
+import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
-from embbert_tf import artifacts, data as D, micro
+from embbert_tf import artifacts, data as D, micro, tflm_kernels
 from conftest import ROOT, run_module
 
 JOBS = str(os.cpu_count() or 2)
-# Builds are kept between test sessions: TFLM compiles once per tree, a new model only recompiles its
-# generated sources.
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "embbert-tf", "app_tests")
 
 
 def _need_tree(var="TFLM_DIR"):
@@ -37,7 +39,7 @@ def app(sst2_run, tmp_path_factory):
         pytest.skip("cmake is not installed")
     from pathlib import Path
 
-    out = Path(CACHE)
+    out = Path(os.environ.get("EMBBERT_APP_TESTS_DIR") or tmp_path_factory.mktemp("app_tests"))
     project, arduino = out / "project", tmp_path_factory.mktemp("arduino")
     run_module("pipelines.export", "--model", str(sst2_run), "--output_dir", str(project), "--arduino", str(arduino))
     build = out / "host"
@@ -57,6 +59,16 @@ def _raw_lines(stdout: str) -> np.ndarray:
     return np.array([[int(v) for v in line.split("\t")[0].split()] for line in stdout.strip().splitlines()])
 
 
+def _versions(tree):
+    """Which TFLM each side is: the wheel's commit from its metadata, the tree's from TFLM_COMMIT if the
+    tree has one (tflm_app/README.md writes it)."""
+    meta = importlib.metadata.metadata("tflite_micro").get_payload() or ""
+    wheel = (re.search(r"built from commit\s*\[([0-9a-f]+)\]", meta) or [None, "unknown"])[1]
+    stamp = os.path.join(tree, "TFLM_COMMIT")
+    built = open(stamp).read().strip() if os.path.exists(stamp) else "unknown (no TFLM_COMMIT file in the tree)"
+    return f"tflite_micro wheel built from TFLM {wheel}, C++ tree {tree} at TFLM {built}"
+
+
 def test_host_app_is_bit_exact_with_the_python_tflm_interpreter(app):
     run, split, ids = _validation(app["run"])
     want, _ = micro.TFLM(run.tflite()).run(ids)
@@ -65,7 +77,10 @@ def test_host_app_is_bit_exact_with_the_python_tflm_interpreter(app):
                          check=True).stdout.decode()
     got = _raw_lines(out)
     assert got.shape == want.shape == (872, 2)
-    np.testing.assert_array_equal(got, want)
+    rows = np.nonzero((got != want).any(axis=1))[0]
+    assert not len(rows), (f"{len(rows)} of 872 sentences differ (rows {rows[:5].tolist()}: C++ "
+                           f"{got[rows[:5]].tolist()} vs Python {want[rows[:5]].tolist()}); "
+                           f"{_versions(os.environ['TFLM_DIR'])}")
 
 
 def test_ctest_suite_passes(app):
@@ -78,8 +93,11 @@ def test_ctest_suite_passes(app):
 def test_generated_resolver_holds_exactly_the_models_ops(app):
     summary = artifacts.read_json(str(app["project"] / "export.json"))
     settings = (app["project"] / "generated" / "model_settings.h").read_text()
-    assert "MicroMutableOpResolver<kNumOps>" in settings and f"kNumOps = {len(summary['ops'])};" in settings
-    assert settings.count("resolver.Add") == len(summary["ops"])
+    ops = summary["ops"]
+    assert "MixedOpResolver<kNumOps" in settings and f"kNumOps = {len(ops)};" in settings
+    # Every op has TFLM's kernel (one define away for those that also have ours).
+    assert settings.count("resolver.tflm().Add") == len(ops)
+    assert settings.count("resolver.AddOwn(") == len([op for op in ops if op in tflm_kernels.OWN_KERNELS]) == 1
     assert summary["total_bytes"] == summary["model_bytes"] + summary["arena_bytes"]
 
 

@@ -30,13 +30,11 @@ def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: 
     # The arena does not depend on the ids' values; any input measures it.
     probe = tokenizer.encode_columns([["a probe sentence"]] * text_columns, sequence_length)[0][0]
     arena = micro.minimal_arena(tflite, probe)
-    interpreter = micro.TFLM(tflite, arena)
     files = {}
     files.update(cpp.model_sources(tflite, source))
     files.update(cpp.settings_sources(ops=list(audit.ops), sequence_length=sequence_length,
-                                      class_names=list(class_names), output_scale=interpreter.output_scale,
-                                      output_zero_point=interpreter.output_zero, measured_arena=arena,
-                                      margin=arena_margin, source=source))
+                                      class_names=list(class_names), measured_arena=arena, margin=arena_margin,
+                                      source=source))
     files.update(cpp.tokenizer_sources(tokenizer, vocab_source))
     summary = {"model": source, "task": task, "model_bytes": len(tflite), "measured_arena_bytes": arena,
                "arena_margin_bytes": arena_margin, "arena_bytes": arena_bytes(arena, arena_margin),
@@ -86,7 +84,7 @@ def export_run(run_dir: str, output_dir: str | None = None, *, arena_margin: int
                arduino: str | None = None) -> dict:
     """`export_cpp` for a run directory's shipped int8 model, into `output_dir` (default <run>/tflm_app)."""
     run = artifacts.Run(run_dir)
-    return export_cpp(run.tflite(), run.tokenizer(), run.info.get("classes") or ["score"],
+    return export_cpp(run.tflite(), run.tokenizer(), run.info.classes or ["score"],
                       output_dir or run.path(artifacts.APP_DIR), arduino=arduino,
                       text_columns=len(run.task_spec.text_columns), arena_margin=arena_margin, task=run.task,
                       source=run.path(artifacts.INT8_MODEL), vocab_source=run.path(artifacts.VOCAB))

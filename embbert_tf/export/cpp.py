@@ -102,15 +102,26 @@ def model_sources(tflite: bytes, source: str) -> dict[str, str]:
             "model_data.cc": render("model_data.cc", source=source, data=hex_bytes(tflite), model_bytes=len(tflite))}
 
 
-def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], output_scale: float,
-                     output_zero_point: int, measured_arena: int, margin: int, source: str) -> dict[str, str]:
+def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], measured_arena: int,
+                     margin: int, source: str) -> dict[str, str]:
     from embbert_tf.export import arena_bytes
-    from embbert_tf.tflm_kernels import RESOLVER_METHODS
+    from embbert_tf.tflm_kernels import OWN_KERNELS, RESOLVER_METHODS
 
-    register = "\n".join(f"  if (resolver.{RESOLVER_METHODS[op]}() != kTfLiteOk) return kTfLiteError;" for op in ops)
+    def tflm(op):
+        return f"  if (resolver.tflm().{RESOLVER_METHODS[op]}() != kTfLiteOk) return kTfLiteError;"
+
+    def own(op):
+        registration, parser = OWN_KERNELS[op]
+        return (f"  if (resolver.AddOwn(tflite::BuiltinOperator_{op}, {registration}(), {parser}) != kTfLiteOk) {{\n"
+                f"    return kTfLiteError;\n  }}")
+
+    lines = [tflm(op) for op in ops if op not in OWN_KERNELS]
+    for op in (op for op in ops if op in OWN_KERNELS):
+        lines += ["#ifdef EMBBERT_TFLM_KERNELS", tflm(op), "#else", own(op), "#endif"]
+    register = "\n".join(lines)
     arena = arena_bytes(measured_arena, margin)
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),
-               output_scale=repr(float(output_scale)) + "f", output_zero_point=output_zero_point,
-               measured=measured_arena, margin=margin, arena=arena, num_ops=len(ops), register_ops=register)
+               measured=measured_arena, margin=margin, arena=arena, num_ops=len(ops),
+               num_own_ops=max(1, sum(op in OWN_KERNELS for op in ops)), register_ops=register)
     return {"model_settings.h": h, "model_settings.cc": render("model_settings.cc", class_names=names)}

@@ -31,6 +31,7 @@ enum class Status {
   kOpMissing,        // the model uses an op the resolver lacks
   kArenaTooSmall,    // TFLM could not plan the model's tensors in the arena
   kInvalidUtf8,      // the text is not UTF-8
+  kEmptyText,        // the text has no tokens (empty, or only spaces)
   kInvokeFailed,     // a kernel failed at run time
 };
 
@@ -43,14 +44,16 @@ struct Result {
   int num_tokens = 0;              // ids used, [CLS] and [SEP] included
 };
 
+#ifdef EMBBERT_PROFILE
 // Calls two marker functions around every op the interpreter runs, so that an instruction-counting
 // QEMU plugin (plugins/insn_count.c) can attribute the count of an Invoke to each op. Costs a few
-// instructions per op.
+// instructions per op; built only with -DEMBBERT_PROFILE=ON (benchmarks/device.py).
 class OpMarkers : public tflite::MicroProfilerInterface {
  public:
   uint32_t BeginEvent(const char* tag) override;
   void EndEvent(uint32_t event_handle) override;
 };
+#endif
 
 class Classifier {
  public:
@@ -58,6 +61,9 @@ class Classifier {
   ~Classifier();
   Classifier(const Classifier&) = delete;
   Classifier& operator=(const Classifier&) = delete;
+
+  // Below this, TFLM cannot even place its own allocator in the arena (and would crash trying).
+  static constexpr size_t kMinArenaBytes = 1024;
 
   // model: the flatbuffer (16-byte aligned); arena: 16-byte aligned, kTensorArenaSize bytes or more.
   Status Init(const unsigned char* model, uint8_t* arena, size_t arena_size,
@@ -69,12 +75,19 @@ class Classifier {
   size_t ArenaUsedBytes() const;
 
  private:
+  void Reset();  // destroys the interpreter, if any: Classify() then says kNotInitialised
+
   OpResolver resolver_;
+#ifdef EMBBERT_PROFILE
   OpMarkers markers_;
+#endif
   bool ops_registered_;
   alignas(tflite::MicroInterpreter) unsigned char storage_[sizeof(tflite::MicroInterpreter)];
   tflite::MicroInterpreter* interpreter_ = nullptr;
   const TokenizerData* tokenizer_ = nullptr;
+  // The output's quantization, read from the model in Init(): logit = (raw - zero point) * scale.
+  float output_scale_ = 0.0f;
+  int output_zero_point_ = 0;
 };
 
 }  // namespace embbert
