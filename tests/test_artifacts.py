@@ -17,7 +17,11 @@ SHIPPED = os.path.join(ROOT, "models", "sst2")
 
 
 def test_docstring_examples_run():
-    assert doctest.testmod(artifacts).failed == 0
+    from embbert_tf import export
+    from embbert_tf.export import arduino
+
+    for module in (artifacts, export, arduino):
+        assert doctest.testmod(module).failed == 0, module.__name__
 
 
 def test_a_run_saved_before_max_sequence_length_was_named_still_loads():

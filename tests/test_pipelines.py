@@ -2,6 +2,7 @@
 pipelines.evaluate's JSON line, and one-line errors with a non-zero exit code."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -49,7 +50,13 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     library = sst2_run / d["arduino"]
     assert library.resolve().parent == (sst2_run.parent / "arduino_lib").resolve()  # --arduino
     assert not (sst2_run / "arduino").exists()
-    assert "name=EmbBERT_SST2" in (library / "library.properties").read_text()
+    props = (library / "library.properties").read_text()
+    assert "name=EmbBERT_SST2" in props and "url=" not in props  # no made-up project page
+    # The small test model fits every board listed; the Arduino arena is the port's (larger) one.
+    assert "architectures=mbed_nano,mbed_nicla,mbed_portenta,mbed_giga" in props
+    settings = (library / "src" / "model_settings.h").read_text()
+    arduino_arena, arena = (int(v) for v in re.findall(r"kTensorArenaSize = (\d+);", settings))
+    assert arduino_arena > arena and f"{arduino_arena}-byte tensor arena" in props
     assert (library / "src" / "model_data.cc").exists() and list((library / "examples").glob("*/*.ino"))
 
 

@@ -104,7 +104,7 @@ def model_sources(tflite: bytes, source: str) -> dict[str, str]:
 
 def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], measured_arena: int,
                      margin: int, source: str) -> dict[str, str]:
-    from embbert_tf.export import arena_bytes
+    from embbert_tf.export import ARDUINO_PORT_ARENA_FACTOR, arena_bytes
     from embbert_tf.tflm_kernels import OWN_KERNELS, RESOLVER_METHODS
 
     def tflm(op):
@@ -123,5 +123,7 @@ def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),
                measured=measured_arena, margin=margin, arena=arena, num_ops=len(ops),
+               arduino_arena=arena_bytes(measured_arena, margin, ARDUINO_PORT_ARENA_FACTOR),
+               arduino_factor=ARDUINO_PORT_ARENA_FACTOR,
                num_own_ops=max(1, sum(op in OWN_KERNELS for op in ops)), register_ops=register)
     return {"model_settings.h": h, "model_settings.cc": render("model_settings.cc", class_names=names)}

@@ -8,7 +8,7 @@ set -u
 app="$1"
 settings="${2:-$(dirname "$0")/../generated/model_settings.h}"
 measured=$(sed -n 's/.*kMeasuredArenaSize = \([0-9]*\);.*/\1/p' "$settings")
-compiled=$(sed -n 's/.*kTensorArenaSize = \([0-9]*\);.*/\1/p' "$settings")
+compiled=$(sed -n 's/.*kTensorArenaSize = \([0-9]*\);.*/\1/p' "$settings" | tail -1)  # the non-Arduino value (the #else branch, last)
 failed=0
 check() {  # name, command, pattern its output must match
   out=$(sh -c "$2" 2>&1)
