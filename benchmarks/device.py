@@ -25,7 +25,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import write_results
-from embbert_tf import artifacts, data as D, flatbuffer, micro
+from embbert_tf import artifacts, data, flatbuffer, micro
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("model", ["models/sst2"], "Run directories (or shipped model folders) to benchmark.")
@@ -91,13 +91,13 @@ def symbol(elf, name):
 
 
 def size(elf):
-    text, data, bss = (int(v) for v in sh(["arm-none-eabi-size", elf]).stdout.splitlines()[1].split()[:3])
-    return {"text": text, "data": data, "bss": bss, "flash": text + data, "ram": data + bss}
+    text, data_bytes, bss = (int(v) for v in sh(["arm-none-eabi-size", elf]).stdout.splitlines()[1].split()[:3])
+    return {"text": text, "data": data_bytes, "bss": bss, "flash": text + data_bytes, "ram": data_bytes + bss}
 
 
 def bench_model(model_dir, work, sentences):
     run = artifacts.Run(model_dir)
-    split = D.load_split(D.get_task(run.task), "validation" if run.task != "imdb" else "test", None)
+    split = data.load_split(data.get_task(run.task), "validation" if run.task != "imdb" else "test", None)
     texts = split.texts[0][:sentences]
     ids = run.tokenizer().encode_split(split.head(sentences), run.sequence_length).ids
     want, _ = micro.TFLM(run.tflite()).run(ids)

@@ -31,15 +31,15 @@ def main(argv):
     import tensorflow as tf
 
     import embbert_tf  # noqa: F401
-    from embbert_tf import data as D, distill, train as T
+    from embbert_tf import data, distill, train
     from embbert_tf.config import get_config
     from embbert_tf.model import build_classifier
     from embbert_tf.tokenizer import Tokenizer, choose_sequence_length
 
-    T.set_seed(0)
-    task = D.get_task(FLAGS.task)
+    train.set_seed(0)
+    task = data.get_task(FLAGS.task)
     config = get_config(FLAGS.config)
-    split = D.load_split(task, "train", FLAGS.data_dir)
+    split = data.load_split(task, "train", FLAGS.data_dir)
     index = np.random.default_rng(0).permutation(len(split))[: FLAGS.examples]
     split = split.subset(np.sort(index))
     tokenizer = Tokenizer.learn(split.texts[0], config.vocab_size)
@@ -58,7 +58,7 @@ def main(argv):
     models = {}
     for name, L in (("padded", length), ("bucketed", None)):
         model = build_classifier(config, task.num_classes, L)
-        model.compile(optimizer=T.make_optimizer(1e-3, 0.05), loss=distill.DistillationLoss(task.num_classes))
+        model.compile(optimizer=train.make_optimizer(1e-3, 0.05), loss=distill.DistillationLoss(task.num_classes))
         model.fit(padded() if name == "padded" else bucketed(), epochs=1, verbose=0)  # trace and warm up
         models[name] = model
     times = {"padded": [], "bucketed": []}

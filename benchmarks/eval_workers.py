@@ -19,7 +19,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import write_results
-from embbert_tf import artifacts, data as D, micro
+from embbert_tf import artifacts, data, micro
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "models/sst2", "Run directory or shipped model folder.")
@@ -37,7 +37,7 @@ def main(argv):
     del argv
     load_before = os.getloadavg()  # another job on these cores would show here
     run = artifacts.Run(FLAGS.model)
-    split = D.load_split(D.get_task(run.task), "validation", None)
+    split = data.load_split(data.get_task(run.task), "validation", None)
     ids = run.tokenizer().encode_split(split, run.sequence_length).ids
     tflm = micro.TFLM(run.tflite())
     cpus = micro.default_workers()
@@ -56,9 +56,9 @@ def main(argv):
                      "median_ms_per_example_workers": 1000 * many / len(batch),
                      "speedup": one / many,
                      "byte_equal": bool(np.array_equal(outputs[1], outputs[cpus]))})
-    data = {"model": FLAGS.model, "task": run.task, "sequence_length": run.sequence_length, "cpus": cpus,
-            "repeats": FLAGS.repeats, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-            "load_average_before": load_before, "load_average_after": os.getloadavg(), "rows": rows}
+    results = {"model": FLAGS.model, "task": run.task, "sequence_length": run.sequence_length, "cpus": cpus,
+               "repeats": FLAGS.repeats, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+               "load_average_before": load_before, "load_average_after": os.getloadavg(), "rows": rows}
     lines = [f"# TFLM evaluation: one process vs worker processes ({run.task}, L={run.sequence_length})", "",
              f"Model `{FLAGS.model}` on the TFLM reference interpreter (Python `tflite_micro` runtime), "
              f"{cpus} CPUs available; median of {FLAGS.repeats} runs per setting, the settings alternated. "
@@ -69,7 +69,7 @@ def main(argv):
         lines.append(f"| {r['examples']:,} | {r['processes']} | {r['median_ms_per_example_one']:.2f} | "
                      f"{r['median_ms_per_example_workers']:.2f} | {r['speedup']:.2f}× | "
                      f"{'yes' if r['byte_equal'] else 'NO'} |")
-    write_results(FLAGS.results_dir, "eval_workers", data, "\n".join(lines) + "\n")
+    write_results(FLAGS.results_dir, "eval_workers", results, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import os
 from absl import app, flags
 
 from benchmarks import write_results
-from embbert_tf import train as T
+from embbert_tf import train
 from pipelines import common  # noqa: F401  (defines --vocab and the shared flags)
 
 FLAGS = flags.FLAGS
@@ -55,8 +55,8 @@ def main(argv):
         if not (os.path.exists(path) and json.load(open(path))["steps"] >= FLAGS.bench_steps):
             pretrain_backbone(out, PretrainSettings(config="embbert", vocab=FLAGS.vocab or "models/pretrained/vocab.txt",
                                            steps=FLAGS.bench_steps, seed=FLAGS.bench_seed, config_overrides=overrides,
-                                           nsp=nsp, resume=T.has_backup(out), verbose=2, **SETTINGS))
-        history = T.read_history(out)
+                                           nsp=nsp, resume=train.has_backup(out), verbose=2, **SETTINGS))
+        history = train.read_history(out)
         results["runs"][key] = {"label": label, **json.load(open(path)),
                                 "held_out_mlm_accuracy_by_epoch": [h["val_mlm_accuracy"] for h in history],
                                 "held_out_mlm_loss_by_epoch": [h["val_mlm_loss"] for h in history]}

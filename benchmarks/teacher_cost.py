@@ -28,24 +28,24 @@ def main(argv):
     import keras
     import numpy as np
 
-    from embbert_tf import data as D, teacher, transfer
+    from embbert_tf import data, teacher, transfer
 
     folder = teacher.pretrained_dir()
     tok = teacher.TeacherTokenizer(folder)
-    data = D.load_task(D.get_task("sst2"), FLAGS.data_dir, 0)
+    task_data = data.load_task(data.get_task("sst2"), FLAGS.data_dir, 0)
     texts = transfer.TransferSet.load(os.path.join(FLAGS.run, transfer.TRANSFER_DIR))
     model = teacher.build_teacher(teacher.read_config(folder), 2)
     teacher.load_pretrained(model, folder)
-    ids, seg, _ = tok.encode(data.train.texts, 128)
+    ids, seg, _ = tok.encode(task_data.train.texts, 128)
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(ids))[: FLAGS.train_examples]
     model.compile(optimizer=keras.optimizers.AdamW(5e-5),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     warm = idx[:640]
-    model.fit(teacher.LengthBuckets(ids[warm], seg[warm], data.train.labels[warm], batch_size=32, seed=1),
+    model.fit(teacher.LengthBuckets(ids[warm], seg[warm], task_data.train.labels[warm], batch_size=32, seed=1),
               epochs=1, verbose=0)
     started = time.perf_counter()
-    model.fit(teacher.LengthBuckets(ids[idx], seg[idx], data.train.labels[idx], batch_size=32, seed=0),
+    model.fit(teacher.LengthBuckets(ids[idx], seg[idx], task_data.train.labels[idx], batch_size=32, seed=0),
               epochs=1, verbose=0)
     fit_rate = len(idx) / (time.perf_counter() - started)
     sample = rng.permutation(len(texts))[: FLAGS.label_examples]

@@ -6,7 +6,7 @@ import time
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from embbert_tf import metrics as M
+from embbert_tf import metrics
 from embbert_tf.data import Split
 
 
@@ -26,5 +26,5 @@ def tfidf_linear(train: Split, evaluation: Split, seed: int = 0) -> dict:
     scores = model.predict(x_eval)[:, None] if regression else model.decision_function(x_eval)
     if not regression and scores.ndim == 1:  # binary: one margin -> two logits
         scores = __import__("numpy").stack([-scores, scores], axis=1)
-    return {**M.compute(evaluation.labels, scores, regression), "seconds": round(time.time() - started, 2),
+    return {**metrics.compute(evaluation.labels, scores, regression), "seconds": round(time.time() - started, 2),
             "model": "TF-IDF 1-2 grams + " + ("ridge" if regression else "logistic regression (C=4)")}

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from embbert_tf import artifacts, data as D, transfer
+from embbert_tf import artifacts, data, transfer
 from embbert_tf.augment import student_text
 from embbert_tf.tokenizer import Tokenizer
 
@@ -156,11 +156,11 @@ class StudentSettings:
     verbose: int = 1
 
 
-def train_student(output_dir: str, task: D.Task, settings: StudentSettings = StudentSettings(), *,
+def train_student(output_dir: str, task: data.Task, settings: StudentSettings = StudentSettings(), *,
                   data_dir: str | None = None) -> dict:
     """Train the student on the labelled transfer set in `output_dir` (`transfer.teacher_stage`), writing
     the run directory as fine-tuning does; returns its `artifacts.RunInfo`."""
-    from embbert_tf import train as T
+    from embbert_tf import train
     from embbert_tf.config import get_config
     from embbert_tf.finetune import run_info, sequence_length_for
     from embbert_tf.model import build_classifier
@@ -169,8 +169,8 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
     s = settings
     config = get_config(s.config, **s.config_overrides)
     student_seed = s.seed if s.student_seed is None else s.student_seed
-    T.set_seed(student_seed)
-    data = D.load_task(task, data_dir, s.seed)
+    train.set_seed(student_seed)
+    task_data = data.load_task(task, data_dir, s.seed)
     labelled, logits = transfer.load_labelled(output_dir)
     # The vocabulary is learned from every real text of the transfer set (the training split and the
     # unlabelled in-domain text; augmented copies add no new words).
@@ -180,13 +180,13 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
     tokenizer = run_vocabulary(output_dir, lambda: vocab_texts, config.vocab_size, resume=s.resume, stage="distill",
                                source=f"{len(vocab_texts)} texts")
     vocab_seconds = time.time() - started
-    length = sequence_length_for(tokenizer, data.train.texts, s.sequence_length, config)
+    length = sequence_length_for(tokenizer, task_data.train.texts, s.sequence_length, config)
     ids = encode_transfer(tokenizer, labelled.texts, length)
     y = targets(logits, labelled.gold)
-    val = tokenizer.encode_split(data.validation, length)
+    val = tokenizer.encode_split(task_data.validation, length)
     print(f"[distill] student {config.name}: {len(ids)} transfer texts, selection {len(val.ids)}, "
           f"sequence length {length}")
-    info = run_info(task, config, data, sequence_length=length, seed=s.seed, student_seed=student_seed,
+    info = run_info(task, config, task_data, sequence_length=length, seed=s.seed, student_seed=student_seed,
                     vocab_size=tokenizer.vocab_size,
                     training={"epochs": s.epochs, "patience": s.patience, "batch_size": s.batch_size,
                               "learning_rate": s.learning_rate, "lr_schedule": "constant",
@@ -195,7 +195,7 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
                               "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
                               "init_embeddings": s.init_embeddings},
                     train_examples=len(ids), train_truncated=0.0, validation=val)
-    info.data["train"]["source"] = f"transfer set ({len(ids)} texts: {data.train.source}, augmented, in-domain)"
+    info.data["train"]["source"] = f"transfer set ({len(ids)} texts: {task_data.train.source}, augmented, in-domain)"
     info.save(output_dir)
     model = build_classifier(config, task.num_classes, None)  # any width: trained on length buckets
     if s.init_embeddings == "teacher":
@@ -205,16 +205,16 @@ def train_student(output_dir: str, task: D.Task, settings: StudentSettings = Stu
         embedder = model.get_layer("embedder")
         embedder.token_table.assign(np.pad(table, ((0, config.vocab_size - len(table)), (0, 0))))
         print("[distill] token table initialised from the teacher's WordPiece embeddings")
-    model.compile(optimizer=T.make_optimizer(s.learning_rate, s.weight_decay),
+    model.compile(optimizer=train.make_optimizer(s.learning_rate, s.weight_decay),
                   loss=DistillationLoss(task.num_classes, s.gold_weight))
     float_dir = os.path.join(output_dir, artifacts.FLOAT_DIR)
-    done = len(T.read_history(float_dir)) if s.resume and T.has_backup(float_dir) else 0
+    done = len(train.read_history(float_dir)) if s.resume and train.has_backup(float_dir) else 0
     dataset = bucketed_dataset(ids, y, s.batch_size, student_seed, first_epoch=done)
     started = time.time()
-    result = T.fit(model, None, None, val.ids, val.labels, directory=float_dir,
-                   metric=task.metric, regression=task.is_regression, epochs=s.epochs, batch_size=s.batch_size,
-                   seed=student_seed, resume=s.resume, dataset=dataset, verbose=s.verbose,
-                   extra_callbacks=T.early_stopping(task.metric, s.patience, 0))
+    result = train.fit(model, None, None, val.ids, val.labels, directory=float_dir,
+                       metric=task.metric, regression=task.is_regression, epochs=s.epochs, batch_size=s.batch_size,
+                       seed=student_seed, resume=s.resume, dataset=dataset, verbose=s.verbose,
+                       extra_callbacks=train.early_stopping(task.metric, s.patience, 0))
     result["seconds"] = round(time.time() - started, 1)
     artifacts.write_json(os.path.join(output_dir, artifacts.FLOAT_DIR, artifacts.STAGE_RESULT),
                          {k: v for k, v in result.items() if k != "history"})

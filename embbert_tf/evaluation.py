@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from embbert_tf import artifacts, data as D
+from embbert_tf import artifacts, data
 from embbert_tf.errors import UserError
 
 L256_MODEL = "model_int8_L256.tflite"
@@ -30,7 +30,7 @@ def measure(tflite: bytes, ids: np.ndarray, config, num_classes: int, length: in
     return out
 
 
-def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> dict:
+def memory_at_256(run: artifacts.Run, calibration_texts: data.Split, seed: int) -> dict:
     """The run's own config at L=256 (the paper's memory setting), with its trained weights, quantized as
     the shipped model was (PTQ, or QAT with its trained ranges)."""
     from embbert_tf.convert import sample_ids, to_int8_tflite
@@ -52,18 +52,18 @@ def memory_at_256(run: artifacts.Run, calibration_texts: D.Split, seed: int) -> 
     return measure(tflite, ids[0], config, run.num_classes, 256, note)
 
 
-def load_eval_split(task: D.Task, split: str, data_dir: str | None, seed: int) -> D.Split:
+def load_eval_split(task: data.Task, split: str, data_dir: str | None, seed: int) -> data.Split:
     """A split by name; "holdout" (and "validation" where the task has none) are the seeded hold-outs made
     in training."""
     if split == "holdout" or (split == "validation" and "validation" not in task.splits):
-        data = D.load_task(task, data_dir, seed)
-        return data.evaluation if split == "holdout" else data.validation
+        task_data = data.load_task(task, data_dir, seed)
+        return task_data.evaluation if split == "holdout" else task_data.validation
     if split not in task.splits:
         raise UserError(f"task {task.name} has no labelled {split!r} split; choose one of {', '.join(task.splits)}")
-    return D.load_split(task, split, data_dir)
+    return data.load_split(task, split, data_dir)
 
 
-def evaluate(run_dir: str, task: D.Task | None = None, data_dir: str | None = None, split: str | None = None,
+def evaluate(run_dir: str, task: data.Task | None = None, data_dir: str | None = None, split: str | None = None,
              limit: int | None = None, progress: bool = True, workers: int | None = None) -> dict:
     """A run's int8 model on one split on the TFLM reference: {"task", "split", "n", metrics...}.
 
@@ -86,7 +86,7 @@ def evaluate(run_dir: str, task: D.Task | None = None, data_dir: str | None = No
     examples = load_eval_split(task, split, data_dir, run.info.seed)
     if limit:
         examples = examples.head(limit)
-    from embbert_tf import metrics as M, micro  # TensorFlow: once the arguments and task are checked
+    from embbert_tf import metrics, micro  # TensorFlow: once the arguments and task are checked
     encoded = run.tokenizer().encode_split(examples, run.sequence_length)
     interpreter = micro.TFLM(run.tflite())
     started = time.time()
@@ -94,7 +94,7 @@ def evaluate(run_dir: str, task: D.Task | None = None, data_dir: str | None = No
                                 workers=workers or micro.default_workers())
     seconds = time.time() - started
     return {"task": task.name, "split": split, "n": len(encoded.ids),
-            **M.compute(encoded.labels, logits, task.is_regression),
+            **metrics.compute(encoded.labels, logits, task.is_regression),
             "truncated": encoded.truncated, "runtime": "tflm", "ms_per_example": 1000 * seconds / len(encoded.ids)}
 
 
@@ -106,11 +106,11 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
     run = artifacts.Run(run_dir)
     task = run.task_spec
     seed = run.info.seed
-    data = D.load_task(task, data_dir, seed, train_limit=train_limit)
-    from embbert_tf import baseline, litert, metrics as M, micro, tflm_kernels  # TensorFlow: once the task is checked
+    task_data = data.load_task(task, data_dir, seed, train_limit=train_limit)
+    from embbert_tf import baseline, litert, metrics, micro, tflm_kernels  # TensorFlow: once the task is checked
 
     workers = workers or micro.default_workers()
-    evaluation = data.evaluation.head(limit) if limit else data.evaluation
+    evaluation = task_data.evaluation.head(limit) if limit else task_data.evaluation
     enc = run.tokenizer().encode_split(evaluation, run.sequence_length)
     tflite = run.tflite()
     float_model = run.float_model()
@@ -127,8 +127,9 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
     timings["litert"] = time.time() - started
 
     reg = task.is_regression
-    metrics = {"float": M.compute(enc.labels, float_logits, reg), "tflm": M.compute(enc.labels, tflm_logits, reg),
-               "litert": M.compute(enc.labels, litert_logits, reg)}
+    scores = {"float": metrics.compute(enc.labels, float_logits, reg),
+              "tflm": metrics.compute(enc.labels, tflm_logits, reg),
+              "litert": metrics.compute(enc.labels, litert_logits, reg)}
     measured = [measure(tflite, enc.ids[0], run.config, run.num_classes, run.sequence_length,
                         f"{run.config.name} L={run.sequence_length}: the shipped model")]
     if measure_l256 and run.config.max_sequence_length < 256:
@@ -137,8 +138,8 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
     elif measure_l256:
         print(f"[evaluate] converting and measuring {run.config.name} at L=256 (the paper's memory setting)",
               flush=True)
-        measured.append(memory_at_256(run, data.train, seed))
-    print(f"[evaluate] fitting the TF-IDF + linear baseline on {len(data.train)} training texts", flush=True)
+        measured.append(memory_at_256(run, task_data.train, seed))
+    print(f"[evaluate] fitting the TF-IDF + linear baseline on {len(task_data.train)} training texts", flush=True)
     return {
         "split": evaluation.name if task.eval_split == "validation" else task.eval_split,
         "source": evaluation.source,
@@ -147,13 +148,13 @@ def evaluate_run(run_dir: str, *, data_dir: str | None = None, limit: int | None
         # Chance level for the plots: the share of the most frequent class (None for regression).
         "majority_share": None if reg else float(np.bincount(enc.labels).max() / len(enc.labels)),
         "float_predicted_classes": None if reg else sorted(set(np.asarray(float_logits).argmax(-1).tolist())),
-        "metrics": metrics,
-        "metrics_order": list(metrics["float"]),
-        "agreement": {"TFLM vs LiteRT": M.agreement(tflm_logits, litert_logits, reg),
-                      "TFLM vs float Keras": M.agreement(tflm_logits, float_logits, reg)},
+        "metrics": scores,
+        "metrics_order": list(scores["float"]),
+        "agreement": {"TFLM vs LiteRT": metrics.agreement(tflm_logits, litert_logits, reg),
+                      "TFLM vs float Keras": metrics.agreement(tflm_logits, float_logits, reg)},
         "ms_per_example": {k: 1000 * v / len(enc.ids) for k, v in timings.items()},  # wall time over the set
         "tflm_processes": micro.processes(len(enc.ids), workers),
         "memory": measured,
         "audit": tflm_kernels.audit(tflite),
-        "baseline": baseline.tfidf_linear(data.train, evaluation, seed),
+        "baseline": baseline.tfidf_linear(task_data.train, evaluation, seed),
     }

@@ -18,7 +18,7 @@ import dataclasses
 import os
 import time
 
-from embbert_tf import artifacts, data as D
+from embbert_tf import artifacts, data
 from embbert_tf.config import EmbBERTConfig, get_config
 from embbert_tf.errors import UserError
 
@@ -86,13 +86,13 @@ class FinetuneSettings:
                    min_epochs=0 if pretrained else MIN_EPOCHS, **settings)
 
 
-def run_info(task: D.Task, config, data: D.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
+def run_info(task: data.Task, config, task_data: data.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
              training: dict, train_examples: int, train_truncated: float, validation,
              student_seed: int | None = None, pretrained: str | None = None) -> artifacts.RunInfo:
     """What config.json records of a run (read back by `artifacts.Run`)."""
     return artifacts.RunInfo(
         task=task.name,
-        task_definition=D.task_to_dict(task) if task.folder else None,
+        task_definition=data.task_to_dict(task) if task.folder else None,
         classes=list(task.classes) if task.classes else None,
         num_classes=task.num_classes,
         metric=task.metric,
@@ -103,13 +103,13 @@ def run_info(task: D.Task, config, data: D.TaskData, *, sequence_length: int, se
         vocab_size=vocab_size,
         finetune=training,
         data={
-            "train": {"source": data.train.source, "examples": train_examples, "truncated": train_truncated},
-            "validation": {"source": data.validation.source, "examples": len(validation.ids),
+            "train": {"source": task_data.train.source, "examples": train_examples, "truncated": train_truncated},
+            "validation": {"source": task_data.validation.source, "examples": len(validation.ids),
                            "truncated": validation.truncated},
-            "evaluation": {"split": task.eval_split, "source": data.evaluation.source,
-                           "examples": len(data.evaluation)},
+            "evaluation": {"split": task.eval_split, "source": task_data.evaluation.source,
+                           "examples": len(task_data.evaluation)},
         },
-        notes=data.notes,
+        notes=task_data.notes,
         pretrained=pretrained,
     )
 
@@ -126,7 +126,7 @@ def sequence_length_for(tokenizer, texts, requested: int | None, config) -> int:
     return requested
 
 
-def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings = FinetuneSettings(), *,
+def train_classifier(output_dir: str, task: data.Task, settings: FinetuneSettings = FinetuneSettings(), *,
              data_dir: str | None = None) -> dict:
     """Fine-tune a float classifier on `task`, writing the run directory; returns its `artifacts.RunInfo`."""
     s = settings
@@ -134,30 +134,30 @@ def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings =
         config = get_config(s.config, **s.config_overrides)
     except KeyError as e:
         raise UserError(str(e).strip("'\"")) from None
-    data = D.load_task(task, data_dir, s.seed, train_limit=s.train_limit)
-    from embbert_tf import train as T  # TensorFlow: imported once the settings and the task are checked
+    task_data = data.load_task(task, data_dir, s.seed, train_limit=s.train_limit)
+    from embbert_tf import train  # TensorFlow: imported once the settings and the task are checked
     from embbert_tf.model import build_classifier
     from embbert_tf.pretrain import load_backbone
     from embbert_tf.tokenizer import run_vocabulary
 
-    T.set_seed(s.seed)
+    train.set_seed(s.seed)
     os.makedirs(output_dir, exist_ok=True)
     started = time.time()
-    tokenizer = run_vocabulary(output_dir, lambda: [t for col in data.train.texts for t in col], config.vocab_size,
+    tokenizer = run_vocabulary(output_dir, lambda: [t for col in task_data.train.texts for t in col], config.vocab_size,
                                vocab=s.vocab or s.pretrained, resume=s.resume, stage="finetune",
-                               source=f"{len(data.train)} texts")  # with a backbone, its vocabulary
+                               source=f"{len(task_data.train)} texts")  # with a backbone, its vocabulary
     vocab_seconds = time.time() - started
-    length = sequence_length_for(tokenizer, data.train.texts, s.sequence_length, config)
-    train = tokenizer.encode_split(data.train, length)
-    val = tokenizer.encode_split(data.validation, length)
-    print(f"[finetune] {task.name}: {len(train.ids)} train / {len(val.ids)} validation examples, "
-          f"sequence length {length} ({train.truncated:.2%} of training texts truncated)")
-    info = run_info(task, config, data, sequence_length=length, seed=s.seed, vocab_size=tokenizer.vocab_size,
+    length = sequence_length_for(tokenizer, task_data.train.texts, s.sequence_length, config)
+    train_set = tokenizer.encode_split(task_data.train, length)
+    val = tokenizer.encode_split(task_data.validation, length)
+    print(f"[finetune] {task.name}: {len(train_set.ids)} train / {len(val.ids)} validation examples, "
+          f"sequence length {length} ({train_set.truncated:.2%} of training texts truncated)")
+    info = run_info(task, config, task_data, sequence_length=length, seed=s.seed, vocab_size=tokenizer.vocab_size,
                     training={"epochs": s.epochs, "patience": s.patience, "batch_size": s.batch_size,
                               "learning_rate": s.learning_rate, "lr_schedule": s.lr_schedule,
                               "weight_decay": s.weight_decay, "optimizer": "AdamW",
                               "vocab_seconds": round(vocab_seconds, 1)},
-                    train_examples=len(train.ids), train_truncated=train.truncated, validation=val,
+                    train_examples=len(train_set.ids), train_truncated=train_set.truncated, validation=val,
                     pretrained=s.pretrained)
     info.save(output_dir)
 
@@ -168,15 +168,16 @@ def train_classifier(output_dir: str, task: D.Task, settings: FinetuneSettings =
             raise UserError(f"the backbone in {s.pretrained} is config {backbone['model']['name']}, not "
                             f"{config.name}; pass the matching --config or --from_scratch")
         print(f"[finetune] starting from the pre-trained backbone in {s.pretrained}")
-    steps = s.epochs * -(-len(train.ids) // s.batch_size)
-    T.compile_for_task(model, task.is_regression, T.learning_rate_schedule(s.learning_rate, s.lr_schedule, steps),
-                       s.weight_decay)
+    steps = s.epochs * -(-len(train_set.ids) // s.batch_size)
+    train.compile_for_task(model, task.is_regression,
+                           train.learning_rate_schedule(s.learning_rate, s.lr_schedule, steps),
+                           s.weight_decay)
     started = time.time()
-    result = T.fit(model, train.ids, train.labels, val.ids, val.labels,
-                   directory=os.path.join(output_dir, artifacts.FLOAT_DIR), metric=task.metric,
-                   regression=task.is_regression, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
-                   resume=s.resume, verbose=s.verbose,
-                   extra_callbacks=T.early_stopping(task.metric, s.patience, s.min_epochs))
+    result = train.fit(model, train_set.ids, train_set.labels, val.ids, val.labels,
+                       directory=os.path.join(output_dir, artifacts.FLOAT_DIR), metric=task.metric,
+                       regression=task.is_regression, epochs=s.epochs, batch_size=s.batch_size, seed=s.seed,
+                       resume=s.resume, verbose=s.verbose,
+                       extra_callbacks=train.early_stopping(task.metric, s.patience, s.min_epochs))
     result["seconds"] = round(time.time() - started, 1)
     artifacts.write_json(os.path.join(output_dir, artifacts.FLOAT_DIR, artifacts.STAGE_RESULT),
                          {k: v for k, v in result.items() if k != "history"})

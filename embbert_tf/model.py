@@ -10,7 +10,7 @@ import math
 
 import tf_keras as keras
 
-from embbert_tf import layers as L
+from embbert_tf import layers
 from embbert_tf.config import EmbBERTConfig
 
 HEAD_LAYERS = ("pool", "classifier", "mlm_head")
@@ -19,26 +19,26 @@ HEAD_LAYERS = ("pool", "classifier", "mlm_head")
 def encoder(ids, config: EmbBERTConfig):
     """ids (B, L) int32 -> (sequence states (B, L, d), indicators (B, L, 2))."""
     d = config.hidden
-    indicators = L.TokenIndicators(name="indicators")(ids)
-    x = L.NanoEmbedder(config.vocab_size, config.max_sequence_length, d, config.reduced, config.num_segments,
-                       name="embedder")(
+    indicators = layers.TokenIndicators(name="indicators")(ids)
+    x = layers.NanoEmbedder(config.vocab_size, config.max_sequence_length, d, config.reduced, config.num_segments,
+                            name="embedder")(
         [ids, indicators]
     )
-    mask_bias = L.PaddingMaskBias(config.mask_value, name="mask_bias")(indicators)
+    mask_bias = layers.PaddingMaskBias(config.mask_value, name="mask_bias")(indicators)
     for i in range(config.num_layers):
         p = f"layer{i}_"
-        h = L.RMSNorm(config.norm_eps, name=p + "norm")(x)
+        h = layers.RMSNorm(config.norm_eps, name=p + "norm")(x)
         # Branch A: single-head efficient attention; keys and values are h itself.
-        q = L.ScaledDense(d, scale=1.0 / math.sqrt(d), name=p + "query")(h)
-        scores = L.AttentionScores(name=p + "scores")([q, h, mask_bias])
+        q = layers.ScaledDense(d, scale=1.0 / math.sqrt(d), name=p + "query")(h)
+        scores = layers.AttentionScores(name=p + "scores")([q, h, mask_bias])
         probs = keras.layers.Softmax(name=p + "softmax")(scores)
         probs = keras.layers.Dropout(config.attention_dropout, name=p + "attention_dropout")(probs)
-        context = L.AttentionContext(name=p + "context")([probs, h])
-        attention = L.ScaledDense(d, learned_scale=True, name=p + "attention_output")(context)
+        context = layers.AttentionContext(name=p + "context")([probs, h])
+        attention = layers.ScaledDense(d, learned_scale=True, name=p + "attention_output")(context)
         # Branch B: causal depthwise conv -> SiLU -> linear back to d.
-        u = L.CausalDepthwiseConv1D(config.kernel_size, config.depth_multiplier, name=p + "conv")(h)
-        u = L.SiLU(name=p + "silu")(u)
-        conv = L.ScaledDense(d, learned_scale=True, name=p + "contract")(u)
+        u = layers.CausalDepthwiseConv1D(config.kernel_size, config.depth_multiplier, name=p + "conv")(h)
+        u = layers.SiLU(name=p + "silu")(u)
+        conv = layers.ScaledDense(d, learned_scale=True, name=p + "contract")(u)
         # λ1·attention − λ2·conv; the λ live in the two projections. No identity residual (spec §1.4).
         block = keras.layers.Subtract(name=p + "difference")([attention, conv])
         x = keras.layers.Add(name=p + "residual")([x, block]) if config.residual else block
@@ -60,9 +60,9 @@ def build_classifier(config: EmbBERTConfig, num_classes: int, sequence_length: i
     ids = _ids_input(sequence_length, batch_size)
     x, indicators = encoder(ids, config)
     if config.pooling == "cls":
-        pooled = L.FirstToken(name="pool")(x)
+        pooled = layers.FirstToken(name="pool")(x)
     elif config.pooling == "mean":
-        pooled = L.MaskedMeanPooling(name="pool")([x, indicators])
+        pooled = layers.MaskedMeanPooling(name="pool")([x, indicators])
     else:
         raise ValueError(f"unknown pooling {config.pooling!r}; use 'cls' or 'mean'")
     logits = keras.layers.Dense(num_classes, name="classifier")(pooled)

@@ -28,7 +28,7 @@ import tensorflow as tf
 import tensorflow_text as text
 import tf_keras as keras
 
-from embbert_tf import artifacts, data as D, layers as L
+from embbert_tf import artifacts, data, layers
 from embbert_tf.config import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, EmbBERTConfig
 from embbert_tf.errors import UserError
 from embbert_tf.model import encoder
@@ -167,7 +167,7 @@ def build_pretraining_model(config: EmbBERTConfig, length: int) -> keras.Model:
     states, _ = encoder(ids, config)
     picked = GatherPositions(name="gather_masked")([states, positions])
     mlm = keras.layers.Dense(config.vocab_size, name="mlm")(picked)
-    nsp = keras.layers.Dense(2, name="nsp")(L.FirstToken(name="pool")(states))
+    nsp = keras.layers.Dense(2, name="nsp")(layers.FirstToken(name="pool")(states))
     return keras.Model({"input_ids": ids, "masked_positions": positions}, {"mlm": mlm, "nsp": nsp},
                        name=f"embbert_{config.name}_pretraining")
 
@@ -262,7 +262,7 @@ def load_backbone(directory: str, target) -> dict:
 def pretrain_backbone(output_dir: str, settings: PretrainSettings = PretrainSettings(), *,
              data_dir: str | None = None) -> dict:
     """Pre-train a backbone into `output_dir` (resumable); returns metrics.json's content."""
-    from embbert_tf import train as T
+    from embbert_tf import train
     from embbert_tf.config import get_config
     from embbert_tf.tokenizer import run_vocabulary
 
@@ -271,8 +271,8 @@ def pretrain_backbone(output_dir: str, settings: PretrainSettings = PretrainSett
     if not 8 <= s.sequence_length <= config.max_sequence_length:
         raise UserError(f"--pretrain_seq_len must be between 8 and config {config.name}'s "
                         f"{config.max_sequence_length}")
-    T.set_seed(s.seed)
-    folder = D.resolve_data_dir(data_dir)
+    train.set_seed(s.seed)
+    folder = data.resolve_data_dir(data_dir)
     corpus = list(s.corpus or [os.path.join(folder or "", "wikipedia_en", "train.jsonl.gz")])
     validation_corpus = list(s.validation_corpus or [os.path.join(folder or "", "wikipedia_en", "validation.jsonl.gz")])
     os.makedirs(output_dir, exist_ok=True)
@@ -313,7 +313,7 @@ def pretrain_backbone(output_dir: str, settings: PretrainSettings = PretrainSett
                 f"strategy {s.strategy} ({strat.num_replicas_in_sync} replicas)")
 
     def write_metrics() -> dict:
-        history = T.read_history(output_dir)
+        history = train.read_history(output_dir)
         last = history[-1] if history else {}
         metrics = {
             "epochs": len(history), "steps": len(history) * s.steps_per_epoch,
@@ -334,12 +334,12 @@ def pretrain_backbone(output_dir: str, settings: PretrainSettings = PretrainSett
             write_metrics()
 
     epochs = max(1, s.steps // s.steps_per_epoch)
-    if T.has_backup(output_dir) and not s.resume:
+    if train.has_backup(output_dir) and not s.resume:
         raise UserError(f"{output_dir} holds an interrupted pre-training; pass --resume to continue it")
     started = time.time()
     model.fit(train_ds, epochs=epochs, steps_per_epoch=s.steps_per_epoch, validation_data=val_ds, verbose=s.verbose,
-              callbacks=[keras.callbacks.BackupAndRestore(os.path.join(output_dir, T.BACKUP_DIR)),
-                         keras.callbacks.CSVLogger(os.path.join(output_dir, T.HISTORY), append=True),
+              callbacks=[keras.callbacks.BackupAndRestore(os.path.join(output_dir, train.BACKUP_DIR)),
+                         keras.callbacks.CSVLogger(os.path.join(output_dir, train.HISTORY), append=True),
                          keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), update_freq=100),
                          Export()])
     metrics = write_metrics()

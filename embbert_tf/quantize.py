@@ -20,7 +20,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from embbert_tf import artifacts, data as D, layers as L
+from embbert_tf import artifacts, data, layers
 from embbert_tf.errors import UserError
 
 _q = tfmot.quantization.keras
@@ -90,21 +90,21 @@ class SoftmaxQuantizeConfig(NoOpQuantizeConfig):
 # One place decides how each layer is quantized. TokenIndicators is left float in QAT: its input is the
 # int32 ids, which tfmot cannot fake-quantize; the converter calibrates it (its values are exactly 0/1).
 _CONFIGS = {
-    L.TokenIndicators: None,
-    L.NanoEmbedder: OutputQuantizeConfig,
-    L.PaddingMaskBias: OutputQuantizeConfig,
-    L.RMSNorm: OutputQuantizeConfig,
-    L.ScaledDense: KernelQuantizeConfig,
-    L.AttentionScores: OutputQuantizeConfig,
+    layers.TokenIndicators: None,
+    layers.NanoEmbedder: OutputQuantizeConfig,
+    layers.PaddingMaskBias: OutputQuantizeConfig,
+    layers.RMSNorm: OutputQuantizeConfig,
+    layers.ScaledDense: KernelQuantizeConfig,
+    layers.AttentionScores: OutputQuantizeConfig,
     keras.layers.Softmax: SoftmaxQuantizeConfig,
     keras.layers.Dropout: NoOpQuantizeConfig,
-    L.AttentionContext: OutputQuantizeConfig,
-    L.CausalDepthwiseConv1D: KernelQuantizeConfig,
-    L.SiLU: OutputQuantizeConfig,
+    layers.AttentionContext: OutputQuantizeConfig,
+    layers.CausalDepthwiseConv1D: KernelQuantizeConfig,
+    layers.SiLU: OutputQuantizeConfig,
     keras.layers.Subtract: OutputQuantizeConfig,
     keras.layers.Add: OutputQuantizeConfig,
-    L.FirstToken: NoOpQuantizeConfig,
-    L.MaskedMeanPooling: OutputQuantizeConfig,
+    layers.FirstToken: NoOpQuantizeConfig,
+    layers.MaskedMeanPooling: OutputQuantizeConfig,
     keras.layers.Dense: KernelQuantizeConfig,
 }
 
@@ -115,17 +115,17 @@ CUSTOM_OBJECTS = {
         NoOpQuantizeConfig,
         KernelQuantizeConfig,
         SoftmaxQuantizeConfig,
-        L.TokenIndicators,
-        L.NanoEmbedder,
-        L.PaddingMaskBias,
-        L.RMSNorm,
-        L.ScaledDense,
-        L.AttentionScores,
-        L.AttentionContext,
-        L.CausalDepthwiseConv1D,
-        L.SiLU,
-        L.FirstToken,
-        L.MaskedMeanPooling,
+        layers.TokenIndicators,
+        layers.NanoEmbedder,
+        layers.PaddingMaskBias,
+        layers.RMSNorm,
+        layers.ScaledDense,
+        layers.AttentionScores,
+        layers.AttentionContext,
+        layers.CausalDepthwiseConv1D,
+        layers.SiLU,
+        layers.FirstToken,
+        layers.MaskedMeanPooling,
     )
 }
 
@@ -218,30 +218,30 @@ class QuantizeSettings:
 
 
 def _score_tflite(model: bytes, ids, labels, regression, metric, label, workers):
-    from embbert_tf import metrics as M, micro
+    from embbert_tf import metrics, micro
 
     _, logits = micro.TFLM(model).run(ids, progress=label, workers=workers or micro.default_workers())
-    return M.compute(labels, logits, regression)[metric]
+    return metrics.compute(labels, logits, regression)[metric]
 
 
 def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(), *,
                  data_dir: str | None = None) -> dict:
     """PTQ and QAT of a run's float model, scored on TFLM; ships the better as model_int8.tflite and
     returns what quantize.json records."""
-    from embbert_tf import metrics as M, tflm_kernels, train as T
+    from embbert_tf import metrics, tflm_kernels, train
     from embbert_tf.convert import sample_ids, to_int8_tflite
 
     s = settings
     run = artifacts.Run(output_dir)
     task = run.task_spec
     seed = run.info.seed
-    data = D.load_task(task, data_dir, seed, train_limit=s.train_limit)
-    T.set_seed(seed)
+    task_data = data.load_task(task, data_dir, seed, train_limit=s.train_limit)
+    train.set_seed(seed)
     tokenizer = run.tokenizer()
     length = run.sequence_length
-    train = tokenizer.encode_split(data.train, length)
-    val = tokenizer.encode_split(data.validation, length)
-    calibration = sample_ids(train.ids, s.calibration_samples, seed)
+    train_set = tokenizer.encode_split(task_data.train, length)
+    val = tokenizer.encode_split(task_data.validation, length)
+    calibration = sample_ids(train_set.ids, s.calibration_samples, seed)
     float_model = run.float_model()
     result = {"per_channel": s.per_channel, "calibration_samples": len(calibration), "qat_epochs": s.qat_epochs,
               "qat_learning_rate": s.qat_learning_rate}
@@ -252,8 +252,8 @@ def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(
     with open(run.path(artifacts.PTQ_MODEL), "wb") as f:
         f.write(ptq)
     result["validation"] = {
-        "float": M.compute(val.labels, float_model.predict(val.ids, batch_size=256, verbose=0),
-                           task.is_regression)[task.metric],
+        "float": metrics.compute(val.labels, float_model.predict(val.ids, batch_size=256, verbose=0),
+                                 task.is_regression)[task.metric],
         "ptq": _score_tflite(ptq, val.ids, val.labels, task.is_regression, task.metric, "PTQ on TFLM", s.workers),
     }
     candidates = {"ptq": artifacts.PTQ_MODEL}
@@ -261,12 +261,12 @@ def quantize_run(output_dir: str, settings: QuantizeSettings = QuantizeSettings(
     if s.qat_epochs > 0:
         qat_model = quantize_model(float_model)
         result["calibrated_ranges"] = calibrate_ranges(float_model, qat_model, calibration)
-        T.compile_for_task(qat_model, task.is_regression, s.qat_learning_rate, s.weight_decay)
+        train.compile_for_task(qat_model, task.is_regression, s.qat_learning_rate, s.weight_decay)
         started = time.time()
-        fit = T.fit(qat_model, train.ids, train.labels, val.ids, val.labels,
-                    directory=run.path(artifacts.QAT_DIR), metric=task.metric, regression=task.is_regression,
-                    epochs=s.qat_epochs, batch_size=s.batch_size, seed=seed, resume=s.resume, verbose=s.verbose,
-                    score_start=True)
+        fit = train.fit(qat_model, train_set.ids, train_set.labels, val.ids, val.labels,
+                        directory=run.path(artifacts.QAT_DIR), metric=task.metric, regression=task.is_regression,
+                        epochs=s.qat_epochs, batch_size=s.batch_size, seed=seed, resume=s.resume, verbose=s.verbose,
+                        score_start=True)
         result["qat_seconds"] = round(time.time() - started, 1)
         # 1-based; 0 is the calibrated start, kept when no QAT epoch beat it on the selection split.
         result["qat_best_epoch"] = fit["best_epoch"] + 1

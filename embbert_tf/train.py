@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from embbert_tf import metrics as M
+from embbert_tf import metrics
 from embbert_tf.artifacts import WEIGHTS as BEST_WEIGHTS
 from embbert_tf.errors import UserError
 
@@ -48,10 +48,10 @@ def make_optimizer(learning_rate, weight_decay: float) -> keras.optimizers.Optim
 
 def compile_for_task(model: keras.Model, regression: bool, learning_rate, weight_decay: float):
     if regression:
-        loss, metrics = keras.losses.MeanSquaredError(), []
+        loss, keras_metrics = keras.losses.MeanSquaredError(), []
     else:
-        loss, metrics = keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]
-    model.compile(optimizer=make_optimizer(learning_rate, weight_decay), loss=loss, metrics=metrics)
+        loss, keras_metrics = keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]
+    model.compile(optimizer=make_optimizer(learning_rate, weight_decay), loss=loss, metrics=keras_metrics)
     return model
 
 
@@ -86,7 +86,7 @@ class BestEpoch(keras.callbacks.Callback):
 
     def _score(self, epoch) -> dict:
         logits = self.model.predict(self.ids, batch_size=self.batch_size, verbose=0)
-        scores = M.compute(self.labels, logits, self.regression)
+        scores = metrics.compute(self.labels, logits, self.regression)
         score = scores[self.metric]
         if score > self.best:
             self.best, self.best_epoch = score, epoch

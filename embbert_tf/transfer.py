@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from embbert_tf import augment, data as D
+from embbert_tf import augment, data
 from embbert_tf.errors import UserError
 
 TRANSFER_DIR = "transfer"
@@ -67,7 +67,7 @@ class TransferSet:
                    np.array([r["gold"] for r in rows]), np.array([ORIGINS.index(r["origin"]) for r in rows]))
 
 
-def build_transfer_set(train: D.Split, *, copies: int = 20, in_domain: int = 0, data_dir: str | None = None,
+def build_transfer_set(train: data.Split, *, copies: int = 20, in_domain: int = 0, data_dir: str | None = None,
                        seed: int = 0) -> TransferSet:
     """The training texts with their labels, `copies` augmented draws of each (Tang et al.), and up to
     `in_domain` unlabelled in-domain sentences where the task has a source of them (IN_DOMAIN)."""
@@ -84,7 +84,7 @@ def build_transfer_set(train: D.Split, *, copies: int = 20, in_domain: int = 0, 
         origin.append(np.full(len(extra[0]), 1))
     if in_domain and train.task.name in IN_DOMAIN and len(texts) == 1:
         name, split = IN_DOMAIN[train.task.name]
-        documents = D.load_split(D.get_task(name), split, data_dir).texts[0]
+        documents = data.load_split(data.get_task(name), split, data_dir).texts[0]
         extra = augment.sentences(documents, limit=in_domain, seed=seed)
         texts[0].extend(extra)
         gold.append(np.full(len(extra), none))
@@ -105,7 +105,7 @@ def cached_transfer_set(directory: str, recipe: dict) -> TransferSet | None:
     return TransferSet.load(directory)
 
 
-def teacher_stage(task: D.Task, output_dir: str, *, data_dir: str | None = None, seed: int = 0,
+def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = None, seed: int = 0,
                   teacher_dir: str | None = None, length: int = 128, epochs: int = 3, batch_size: int = 32,
                   learning_rate: float = 5e-5, copies: int = 20, in_domain: int = 0, train_limit: int | None = None,
                   label_batch_size: int = 256, verbose: int = 1) -> dict:
@@ -124,10 +124,11 @@ def teacher_stage(task: D.Task, output_dir: str, *, data_dir: str | None = None,
         with open(result_path) as f:
             return json.load(f)
     os.makedirs(tdir, exist_ok=True)
-    data = D.load_task(task, data_dir, seed)
-    if train_limit and train_limit < len(data.train):
-        index = np.sort(np.random.default_rng(seed).permutation(len(data.train))[:train_limit])
-        data.train = data.train.subset(index, source=f"{data.train.source} (seeded sample of {train_limit})")
+    task_data = data.load_task(task, data_dir, seed)
+    if train_limit and train_limit < len(task_data.train):
+        index = np.sort(np.random.default_rng(seed).permutation(len(task_data.train))[:train_limit])
+        task_data.train = task_data.train.subset(
+            index, source=f"{task_data.train.source} (seeded sample of {train_limit})")
     source = teacher_dir or teacher.pretrained_dir()
     tok = teacher.TeacherTokenizer(source)
     config = teacher.read_config(source)
@@ -138,31 +139,31 @@ def teacher_stage(task: D.Task, output_dir: str, *, data_dir: str | None = None,
         return ids, segments, lengths
 
     started = time.time()
-    train_ids, train_seg, _ = encode(data.train)
-    sel_ids, sel_seg, _ = encode(data.validation)
+    train_ids, train_seg, _ = encode(task_data.train)
+    sel_ids, sel_seg, _ = encode(task_data.validation)
     model = teacher.build_teacher(config, task.num_classes)
     teacher.load_pretrained(model, source)
-    labels = np.asarray(data.train.labels, np.float32 if regression else np.int64)
+    labels = np.asarray(task_data.train.labels, np.float32 if regression else np.int64)
     fit_path = os.path.join(tdir, "finetune.json")
     if os.path.exists(fit_path):  # fine-tuned before an interruption: keep it
         model.load_weights(os.path.join(tdir, "teacher.weights.h5"))
         with open(fit_path) as f:
             fit = json.load(f)
     else:
-        fit = teacher.finetune(model, (train_ids, train_seg, labels), (sel_ids, sel_seg, data.validation.labels),
+        fit = teacher.finetune(model, (train_ids, train_seg, labels), (sel_ids, sel_seg, task_data.validation.labels),
                                directory=tdir, metric=task.metric, regression=regression, epochs=epochs,
                                batch_size=batch_size, learning_rate=learning_rate, seed=seed, verbose=verbose)
         with open(fit_path, "w") as f:
             json.dump(fit, f, indent=2, default=float)
-    ev_ids, ev_seg, ev_len = encode(data.evaluation)
-    scores = metrics.compute(data.evaluation.labels, teacher.predict(model, ev_ids, ev_seg), regression)
+    ev_ids, ev_seg, ev_len = encode(task_data.evaluation)
+    scores = metrics.compute(task_data.evaluation.labels, teacher.predict(model, ev_ids, ev_seg), regression)
 
     transfer_dir = os.path.join(output_dir, TRANSFER_DIR)
     built = time.time()
-    recipe = {"copies": copies, "in_domain": in_domain, "seed": seed, "train_examples": len(data.train)}
+    recipe = {"copies": copies, "in_domain": in_domain, "seed": seed, "train_examples": len(task_data.train)}
     transfer = cached_transfer_set(transfer_dir, recipe)
     if transfer is None:
-        transfer = build_transfer_set(data.train, copies=copies, in_domain=in_domain, data_dir=data_dir, seed=seed)
+        transfer = build_transfer_set(task_data.train, copies=copies, in_domain=in_domain, data_dir=data_dir, seed=seed)
         transfer.save(transfer_dir)
     build_seconds = time.time() - built
     labelled = time.time()
@@ -183,7 +184,7 @@ def teacher_stage(task: D.Task, output_dir: str, *, data_dir: str | None = None,
     result = {
         "teacher": os.path.basename(os.path.normpath(source)), "backend": keras.backend.backend(),
         "length": length, "truncated": float((ev_len > length).mean()),
-        "finetune": fit, "selection": {task.metric: fit["best_score"], "split": data.validation.source},
+        "finetune": fit, "selection": {task.metric: fit["best_score"], "split": task_data.validation.source},
         "evaluation": {**scores, "split": task.eval_split, "examples": len(ev_ids)},
         "transfer": meta, "train_agreement": agree,
         "label_seconds": round(time.time() - labelled, 1), "seconds": round(time.time() - started, 1),

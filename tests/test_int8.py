@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from embbert_tf import flatbuffer, graph_edits, litert, micro, quantize as Q, tflm_kernels, train as T
+from embbert_tf import flatbuffer, graph_edits, litert, micro, quantize, tflm_kernels, train
 from embbert_tf.config import get_config
 from embbert_tf.convert import smallest_arena_order, to_int8_tflite
 from embbert_tf.errors import UserError
@@ -18,13 +18,13 @@ LENGTH = 24
 @pytest.fixture(scope="module")
 def trained():
     """A test-size classifier trained briefly on a synthetic rule (is token 5..9 present?)."""
-    T.set_seed(0)
+    train.set_seed(0)
     config = get_config("test")
     rng = np.random.default_rng(0)
     ids = random_ids(rng, 1024, LENGTH, config.vocab_size)
     labels = ((ids >= 5) & (ids < 60)).any(1).astype(np.int64)
     model = build_classifier(config, 2, LENGTH)
-    T.compile_for_task(model, False, 3e-3, 0.0)
+    train.compile_for_task(model, False, 3e-3, 0.0)
     model.fit(ids, labels, epochs=4, batch_size=32, verbose=0)
     return config, model, ids, labels
 
@@ -110,12 +110,12 @@ def test_truncated_tflite_is_a_one_line_error(int8):
 
 def test_qat_annotates_every_layer_and_starts_from_calibrated_ranges(trained):
     _, model, ids, labels = trained
-    qat = Q.quantize_model(model)
+    qat = quantize.quantize_model(model)
     wrappers = [l for l in qat.layers if isinstance(l, tfmot.quantization.keras.QuantizeWrapperV2)]
     wrapped = {w.layer.name for w in wrappers}
     unwrapped = {l.name for l in model.layers} - wrapped
     assert unwrapped == {"input_ids", "indicators"}  # int32 ids in; exact 0/1 indicators out
-    n = Q.calibrate_ranges(model, qat, ids[:128])
+    n = quantize.calibrate_ranges(model, qat, ids[:128])
     assert n > 10
     norm = qat.get_layer("quant_layer0_norm")
     lo, hi = (float(norm._output_quantizer_vars[k].numpy()) for k in ("min_var", "max_var"))
@@ -129,9 +129,9 @@ def test_qat_annotates_every_layer_and_starts_from_calibrated_ranges(trained):
 
 def test_qat_model_trains_and_converts_to_fully_int8(trained):
     _, model, ids, labels = trained
-    qat = Q.quantize_model(model)
-    Q.calibrate_ranges(model, qat, ids[:128])
-    T.compile_for_task(qat, False, 1e-4, 0.0)
+    qat = quantize.quantize_model(model)
+    quantize.calibrate_ranges(model, qat, ids[:128])
+    train.compile_for_task(qat, False, 1e-4, 0.0)
     history = qat.fit(ids, labels, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     tfl = to_int8_tflite(qat, ids[:64])

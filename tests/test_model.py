@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from embbert_tf import layers as L
+from embbert_tf import layers
 from embbert_tf.config import PRESETS, get_config
 from embbert_tf.model import backbone_weight_count, build_backbone, build_classifier, copy_weights
 from conftest import random_ids
@@ -45,7 +45,7 @@ def test_pad_row_and_pad_segment_stay_zero():
     model = build_classifier(config, 2, 16)
     emb = model.get_layer("embedder")
     ids = np.array([[2, 7, 4, 0, 0]], np.int32)
-    ind = L.TokenIndicators()(ids)
+    ind = layers.TokenIndicators()(ids)
     base = emb([ids, ind]).numpy()
     emb.token_table.assign(emb.token_table + 5.0)  # moving the PAD row must not change pad outputs
     emb.segment_table.assign(emb.segment_table + 5.0)
@@ -60,7 +60,7 @@ def test_segments_switch_at_first_sep():
     config = get_config("test")
     emb = build_classifier(config, 2, 8).get_layer("embedder")
     seg = emb.segment_table.numpy()
-    ind = L.TokenIndicators()(ids)
+    ind = layers.TokenIndicators()(ids)
     out = emb([ids, ind]).numpy()[0]
     emb.segment_table.assign(np.zeros_like(seg))
     no_seg = emb([ids, ind]).numpy()[0]
@@ -71,7 +71,7 @@ def test_segments_switch_at_first_sep():
 
 
 def test_causal_conv_never_looks_ahead():
-    conv = L.CausalDepthwiseConv1D(4, 2)
+    conv = layers.CausalDepthwiseConv1D(4, 2)
     x = np.random.default_rng(0).normal(size=(1, 10, 3)).astype(np.float32)
     y = conv(x).numpy()
     x2 = x.copy()

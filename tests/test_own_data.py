@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_module
-from embbert_tf import data as D
+from embbert_tf import data
 from embbert_tf.errors import UserError
 
 
@@ -41,13 +41,13 @@ def intents(data_dir, tmp_path_factory):
 
 
 def test_a_folder_is_a_task_with_classes_from_its_training_split(intents):
-    task = D.get_task(str(intents))
+    task = data.get_task(str(intents))
     assert task.name == "intents" and task.classes == ("alarm", "music", "weather")
     assert task.metric == "accuracy" and task.eval_split == "test" and task.text_columns == ("text",)
-    data = D.load_task(task, None, seed=0)
-    assert len(data.evaluation) == 200 and len(data.train) + len(data.validation) == 700
-    assert any("1 row without text skipped" in n for n in data.notes)
-    assert set(data.validation.labels) == {0, 1, 2}
+    task_data = data.load_task(task, None, seed=0)
+    assert len(task_data.evaluation) == 200 and len(task_data.train) + len(task_data.validation) == 700
+    assert any("1 row without text skipped" in n for n in task_data.notes)
+    assert set(task_data.validation.labels) == {0, 1, 2}
 
 
 def test_own_data_end_to_end_full_evaluate_export(intents, tmp_path):
@@ -87,7 +87,7 @@ def test_a_jsonl_pair_folder_with_integer_labels_trains(tmp_path):
             same = bool(rng.integers(0, 2))
             b = a if same else " ".join(rng.choice(words, 4))
             f.write(json.dumps({"text_a": a, "text_b": b, "label": int(same)}) + "\n")
-    task = D.get_task(str(folder))
+    task = data.get_task(str(folder))
     assert task.text_columns == ("text_a", "text_b") and task.classes == ("0", "1")
     assert task.eval_split == "holdout"  # no test or validation file: a seeded hold-out is reported
     out = tmp_path / "run"
@@ -109,15 +109,15 @@ def test_bad_folders_get_one_line_naming_the_file_and_the_fix(tmp_path, files, m
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     with pytest.raises(UserError, match=message):
-        D.get_task(str(tmp_path))
+        data.get_task(str(tmp_path))
 
 
 def test_a_label_training_never_saw_names_the_row(tmp_path):
     (tmp_path / "train.csv").write_text("text,label\na,x\nb,x\nc,y\nd,y\n")
     (tmp_path / "test.csv").write_text("text,label\ne,x\nf,z\n")
-    task = D.get_task(str(tmp_path))
+    task = data.get_task(str(tmp_path))
     with pytest.raises(UserError, match=r"test\.csv row 2: label 'z' is not one of .*add the class to the training"):
-        D.load_split(task, "test", None)
+        data.load_split(task, "test", None)
 
 
 def test_nlu_through_a_folder_gives_the_registered_tasks_splits(data_dir, tmp_path):
@@ -128,9 +128,9 @@ def test_nlu_through_a_folder_gives_the_registered_tasks_splits(data_dir, tmp_pa
         rows = _nlu_rows(data_dir, split)
         rows.rename(columns={"answer_from_anno": "text", "scenario": "label"})[["text", "label"]].to_json(
             folder / f"{split}.jsonl", orient="records", lines=True)
-    mine, builtin = D.get_task(str(folder)), D.get_task("nlu")
+    mine, builtin = data.get_task(str(folder)), data.get_task("nlu")
     assert mine.classes == builtin.classes and mine.eval_split == builtin.eval_split
-    a, b = D.load_task(mine, None, seed=4), D.load_task(builtin, data_dir, seed=4)
+    a, b = data.load_task(mine, None, seed=4), data.load_task(builtin, data_dir, seed=4)
     for x, y in ((a.train, b.train), (a.validation, b.validation), (a.evaluation, b.evaluation)):
         assert x.texts == y.texts
         np.testing.assert_array_equal(x.labels, y.labels)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from embbert_tf import pretrain as P
+from embbert_tf import pretrain
 from embbert_tf.config import CLS_ID, MASK_ID, SEP_ID, get_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +21,7 @@ def _stream(n=20000, vocab=1000, seed=0):
 def test_masking_follows_bert_80_10_10_and_never_touches_specials():
     tf.random.set_seed(0)
     length, batch = 64, 64
-    ds = P.dataset(_stream(), length, batch, 1000, nsp=True, seed=0)
+    ds = pretrain.dataset(_stream(), length, batch, 1000, nsp=True, seed=0)
     masked = kept = random = total = 0
     for features, labels, weights in ds.take(20):
         ids = features["input_ids"].numpy()
@@ -45,7 +45,7 @@ def test_masking_follows_bert_80_10_10_and_never_touches_specials():
 
 def test_nsp_examples_are_two_segments_with_balanced_labels():
     stream = np.arange(5, 3000, dtype=np.uint16)  # consecutive ids: a continuation is easy to recognise
-    gen = P.examples(stream, 32, nsp=True, seed=0)
+    gen = pretrain.examples(stream, 32, nsp=True, seed=0)
     labels, continues = [], []
     for _ in range(400):
         ids, label = next(gen)
@@ -63,7 +63,7 @@ def test_nsp_examples_are_two_segments_with_balanced_labels():
 
 def test_mlm_head_only_sees_masked_positions():
     config = get_config("test")
-    model = P.build_pretraining_model(config, 32)
+    model = pretrain.build_pretraining_model(config, 32)
     out = model({"input_ids": np.full((2, 32), 7, np.int32), "masked_positions": np.zeros((2, 5), np.int32)})
     assert out["mlm"].shape == (2, 5, config.vocab_size) and out["nsp"].shape == (2, 2)
     # the backbone layers are named as in the classifier, so weights move between them
@@ -80,17 +80,17 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import numpy as np, tf_keras as keras
-from embbert_tf import pretrain as P, train as T
+from embbert_tf import pretrain, train
 from embbert_tf.config import get_config
 config = get_config("test", attention_dropout=0.0)
 tf.random.set_seed(0)
 stream = np.random.default_rng(0).integers(5, 1000, 20000).astype(np.uint16)
-batches = list(P.dataset(stream, 32, 16, 1000, True, 0).take(3))
+batches = list(pretrain.dataset(stream, 32, 16, 1000, True, 0).take(3))
 def losses(strategy):
-    T.set_seed(1)
+    train.set_seed(1)
     with strategy.scope():
-        model = P.build_pretraining_model(config, 32)
-        P.compile_pretraining(model, 1e-3, 0.0)
+        model = pretrain.build_pretraining_model(config, 32)
+        pretrain.compile_pretraining(model, 1e-3, 0.0)
     out = []
     for f, l, w in batches:
         out.append(model.train_on_batch(f, l, sample_weight=w, return_dict=True)["loss"])

@@ -18,7 +18,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from embbert_tf import artifacts, data as D, micro, tflm_kernels
+from embbert_tf import artifacts, data, micro, tflm_kernels
 from conftest import ROOT, run_module
 
 JOBS = str(os.cpu_count() or 2)
@@ -51,7 +51,7 @@ def app(sst2_run, tmp_path_factory):
 
 def _validation(run_dir):
     run = artifacts.Run(str(run_dir))
-    split = D.load_split(D.get_task("sst2"), "validation", os.environ["EMBBERT_DATA_DIR"])
+    split = data.load_split(data.get_task("sst2"), "validation", os.environ["EMBBERT_DATA_DIR"])
     return run, split, run.tokenizer().encode_split(split, run.sequence_length).ids
 
 

@@ -62,10 +62,10 @@ def assert_same(tokenizer, exe, texts: list[str], seq_len=SEQ_LEN):
 
 
 def test_whole_sst2_validation_set(tool, data_dir):
-    from embbert_tf import data as D
+    from embbert_tf import data
 
     tokenizer, exe = tool
-    texts = D.load_split(D.get_task("sst2"), "validation", data_dir).texts[0]
+    texts = data.load_split(data.get_task("sst2"), "validation", data_dir).texts[0]
     assert len(texts) == 872
     assert_same(tokenizer, exe, texts)
 
