@@ -30,7 +30,6 @@ class MixedOpResolver : public tflite::MicroOpResolver {
   // Runs `op` with a kernel of our own instead of TFLM's.
   TfLiteStatus AddOwn(tflite::BuiltinOperator op, const Registration& registration, Parser parser) {
     if (own_count_ >= kOwnOps || FindOwn(op) >= 0) return kTfLiteError;
-    own_ops_[own_count_] = op;
     own_[own_count_] = registration;
     own_[own_count_].builtin_code = op;
     own_parsers_[own_count_++] = parser;
@@ -50,7 +49,7 @@ class MixedOpResolver : public tflite::MicroOpResolver {
  private:
   int FindOwn(tflite::BuiltinOperator op) const {
     for (unsigned int i = 0; i < own_count_; ++i) {
-      if (own_ops_[i] == op) return static_cast<int>(i);
+      if (own_[i].builtin_code == op) return static_cast<int>(i);
     }
     return -1;
   }
@@ -58,7 +57,6 @@ class MixedOpResolver : public tflite::MicroOpResolver {
   TF_LITE_REMOVE_VIRTUAL_DELETE  // as TFLM's resolvers: no operator delete linked in
 
   tflite::MicroMutableOpResolver<kTflmOps> tflm_;
-  tflite::BuiltinOperator own_ops_[kOwnOps] = {};
   Registration own_[kOwnOps] = {};
   Parser own_parsers_[kOwnOps] = {};
   unsigned int own_count_ = 0;
