@@ -13,7 +13,7 @@ import shutil
 
 from embbert_tf import artifacts, flatbuffer, micro, tflm_kernels
 from embbert_tf.errors import UserError
-from embbert_tf.export import APP_TEMPLATE, ARENA_MARGIN, GENERATED, arena_bytes, cpp
+from embbert_tf.export import APP_TEMPLATE, ARDUINO_PORT_ARENA_FACTOR, ARENA_MARGIN, GENERATED, arena_bytes, cpp
 
 
 
@@ -30,17 +30,19 @@ def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: 
     # The arena does not depend on the ids' values; any input measures it.
     probe = tokenizer.encode_columns([["a probe sentence"]] * text_columns, sequence_length)[0][0]
     arena = micro.minimal_arena(tflite, probe)
+    summary = {"model": source, "task": task, "model_bytes": len(tflite), "measured_arena_bytes": arena,
+               "arena_margin_bytes": arena_margin, "arena_bytes": arena_bytes(arena, arena_margin),
+               "arduino_arena_bytes": arena_bytes(arena, arena_margin, ARDUINO_PORT_ARENA_FACTOR),
+               "ops": audit.ops, "op_types": audit.op_types, "sequence_length": sequence_length,
+               "classes": list(class_names)}
+    summary["total_bytes"] = summary["model_bytes"] + summary["arena_bytes"]
     files = {}
     files.update(cpp.model_sources(tflite, source))
     files.update(cpp.settings_sources(ops=list(audit.ops), sequence_length=sequence_length,
                                       class_names=list(class_names), measured_arena=arena, margin=arena_margin,
+                                      arena=summary["arena_bytes"], arduino_arena=summary["arduino_arena_bytes"],
                                       source=source))
     files.update(cpp.tokenizer_sources(tokenizer, vocab_source))
-    summary = {"model": source, "task": task, "model_bytes": len(tflite), "measured_arena_bytes": arena,
-               "arena_margin_bytes": arena_margin, "arena_bytes": arena_bytes(arena, arena_margin),
-               "ops": audit.ops, "op_types": audit.op_types, "sequence_length": sequence_length,
-               "classes": list(class_names)}
-    summary["total_bytes"] = summary["model_bytes"] + summary["arena_bytes"]
     return files, summary
 
 

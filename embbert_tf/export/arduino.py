@@ -10,7 +10,7 @@ import re
 import shutil
 
 from embbert_tf import artifacts
-from embbert_tf.export import APP_TEMPLATE, ARDUINO_PORT_ARENA_FACTOR, arena_bytes, cpp
+from embbert_tf.export import APP_TEMPLATE, cpp
 
 APP_SRC = os.path.join(APP_TEMPLATE, "src")
 # Flash besides the model: TFLM (the port, with this model's ops), the classifier, the tokenizer and its
@@ -60,7 +60,7 @@ def write_library(task: str, parent: str, generated_dir: str) -> str:
         shutil.copyfile(os.path.join(APP_SRC, f), os.path.join(src, f))
     for f in sorted(os.listdir(generated_dir)):
         shutil.copyfile(os.path.join(generated_dir, f), os.path.join(src, f))
-    arena = arena_bytes(summary["measured_arena_bytes"], summary["arena_margin_bytes"], ARDUINO_PORT_ARENA_FACTOR)
+    arena = summary["arduino_arena_bytes"]
     fits = fitting_architectures(summary["model_bytes"], arena)
     if not fits:
         print(f"[export] warning: no board in {', '.join(b[1] for b in BOARDS)} has the flash and RAM this model "

@@ -103,8 +103,10 @@ def model_sources(tflite: bytes, source: str) -> dict[str, str]:
 
 
 def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], measured_arena: int,
-                     margin: int, source: str) -> dict[str, str]:
-    from embbert_tf.export import ARDUINO_PORT_ARENA_FACTOR, arena_bytes
+                     margin: int, arena: int, arduino_arena: int, source: str) -> dict[str, str]:
+    """model_settings.{h,cc}: `arena` and `arduino_arena` are the kTensorArenaSize values (`export.arena_bytes`)
+    for TFLM and for the Arduino port, from the `measured_arena` and `margin` the header explains."""
+    from embbert_tf.export import ARDUINO_PORT_ARENA_FACTOR
     from embbert_tf.tflm_kernels import OWN_KERNELS, RESOLVER_METHODS
 
     def tflm(op):
@@ -119,11 +121,10 @@ def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[
     for op in (op for op in ops if op in OWN_KERNELS):
         lines += ["#ifdef EMBBERT_TFLM_KERNELS", tflm(op), "#else", own(op), "#endif"]
     register = "\n".join(lines)
-    arena = arena_bytes(measured_arena, margin)
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),
                measured=measured_arena, margin=margin, arena=arena, num_ops=len(ops),
-               arduino_arena=arena_bytes(measured_arena, margin, ARDUINO_PORT_ARENA_FACTOR),
+               arduino_arena=arduino_arena,
                arduino_factor=ARDUINO_PORT_ARENA_FACTOR,
                num_own_ops=max(1, sum(op in OWN_KERNELS for op in ops)), register_ops=register)
     return {"model_settings.h": h, "model_settings.cc": render("model_settings.cc", class_names=names)}
