@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -67,10 +68,11 @@ class TransferSet:
                    np.array([r["gold"] for r in rows]), np.array([ORIGINS.index(r["origin"]) for r in rows]))
 
 
-def build_transfer_set(train: data.Split, *, copies: int = 20, in_domain: int = 0, data_dir: str | None = None,
-                       seed: int = 0) -> TransferSet:
-    """The training texts with their labels, `copies` augmented draws of each (Tang et al.), and up to
-    `in_domain` unlabelled in-domain sentences where the task has a source of them (IN_DOMAIN)."""
+def build_transfer_set(train: data.Split, *, copies: int = 20, pairings: bool = True, in_domain: int = 0,
+                       data_dir: str | None = None, seed: int = 0) -> TransferSet:
+    """The training texts with their labels, `copies` augmented draws of each (Tang et al.), new pairings
+    of a pair task's texts (`augment.pair_texts`, when `pairings`), and up to `in_domain` unlabelled
+    in-domain sentences where the task has a source of them (IN_DOMAIN)."""
     regression = train.task.is_regression
     none = np.nan if regression else -1
     texts = [list(c) for c in train.texts]
@@ -78,6 +80,12 @@ def build_transfer_set(train: data.Split, *, copies: int = 20, in_domain: int = 
     origin = [np.zeros(len(train), np.int64)]
     if copies:
         extra = augment.augment_texts(train.texts, copies=copies, seed=seed)
+        for col, add in zip(texts, extra):
+            col.extend(add)
+        gold.append(np.full(len(extra[0]), none))
+        origin.append(np.full(len(extra[0]), 1))
+    if pairings and len(texts) == 2:
+        extra = augment.pair_texts(train.texts, seed=seed)
         for col, add in zip(texts, extra):
             col.extend(add)
         gold.append(np.full(len(extra[0]), none))
@@ -107,7 +115,7 @@ def cached_transfer_set(directory: str, recipe: dict) -> TransferSet | None:
 
 def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = None, seed: int = 0,
                   teacher_dir: str | None = None, length: int = 128, epochs: int = 3, batch_size: int = 32,
-                  learning_rate: float = 5e-5, copies: int = 20, in_domain: int = 0, train_limit: int | None = None,
+                  learning_rate: float = 5e-5, copies: int = 20, pairings: bool = True, in_domain: int = 0, train_limit: int | None = None,
                   label_batch_size: int = 256, verbose: int = 1) -> dict:
     """Fine-tune the teacher on the task, build the transfer set and label it; resumable stage by stage.
 
@@ -161,10 +169,14 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
     transfer_dir = os.path.join(output_dir, TRANSFER_DIR)
     built = time.time()
     recipe = {"copies": copies, "in_domain": in_domain, "seed": seed, "train_examples": len(task_data.train)}
+    if len(task_data.train.texts) == 2:
+        recipe["pairings"] = pairings
     transfer = cached_transfer_set(transfer_dir, recipe)
     if transfer is None:
-        transfer = build_transfer_set(task_data.train, copies=copies, in_domain=in_domain, data_dir=data_dir, seed=seed)
+        transfer = build_transfer_set(task_data.train, copies=copies, pairings=pairings, in_domain=in_domain,
+                                      data_dir=data_dir, seed=seed)
         transfer.save(transfer_dir)
+        shutil.rmtree(os.path.join(tdir, "logits"), ignore_errors=True)  # cached for other texts
     build_seconds = time.time() - built
     labelled = time.time()
     ids, segments, lengths = tok.encode(transfer.texts, length)
@@ -172,7 +184,8 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
                            progress=bool(verbose))
     counts = {o: int((transfer.origin == i).sum()) for i, o in enumerate(ORIGINS)}
     meta = {**recipe, "examples": len(transfer), "by_origin": counts,
-            "augmentation": "Tang et al. 2019: mask p=0.1, n-gram p=0.25 (n<=5); no POS replacement",
+            "augmentation": "Tang et al. 2019: mask p=0.1, n-gram p=0.25 (n<=5); no POS replacement"
+                            + ("; new pairings (augment.pair_texts)" if recipe.get("pairings") else ""),
             "fingerprint": transfer.fingerprint(),
             "tokens_mean": float(np.minimum(lengths, length).mean()), "build_seconds": round(build_seconds, 1)}
     with open(os.path.join(transfer_dir, "meta.json"), "w") as f:

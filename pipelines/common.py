@@ -117,6 +117,8 @@ def define_teacher_flags() -> None:
     flags.DEFINE_float("teacher_learning_rate", 5e-5, "Teacher AdamW peak learning rate.")
     flags.DEFINE_integer("teacher_batch_size", 32, "Teacher fine-tuning batch size.")
     flags.DEFINE_integer("augment_copies", 20, "Augmented draws per training text in the transfer set (Tang et al.).")
+    flags.DEFINE_boolean("pairings", True, "Pair tasks: add new pairings of the training texts to the transfer set "
+                         "(each text beside a masked copy of itself, beside a random other pair's text, and swapped).")
     flags.DEFINE_integer("in_domain", 0, "Unlabelled in-domain sentences added to the transfer set, where the task "
                          "has a source (SST-2: IMDb training reviews).")
     flags.DEFINE_integer("label_batch_size", 256, "Batch size for labelling the transfer set.")
@@ -152,7 +154,7 @@ def teacher_settings() -> dict:
     F = FLAGS
     return dict(data_dir=F.data_dir, seed=F.seed, teacher_dir=F.teacher_dir, length=F.teacher_length,
                 epochs=F.teacher_epochs, batch_size=F.teacher_batch_size, learning_rate=F.teacher_learning_rate,
-                copies=F.augment_copies, in_domain=F.in_domain, train_limit=F.train_limit,
+                copies=F.augment_copies, pairings=F.pairings, in_domain=F.in_domain, train_limit=F.train_limit,
                 label_batch_size=F.label_batch_size)
 
 

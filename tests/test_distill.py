@@ -32,6 +32,31 @@ def test_pairs_are_masked_on_both_sides_and_never_cut():
     assert all(len(x.split()) == 8 for x in a) and all(len(y.split()) == 4 for y in b)
 
 
+def test_new_pairings_show_alike_unlike_and_swapped_pairs():
+    first = ["a man plays a guitar", "a dog runs in the park", "two kids eat cake"]
+    second = ["a man is playing music", "the dog is running", "children are eating"]
+    a, b = augment.pair_texts([first, second], seed=1)
+    assert (a, b) == tuple(augment.pair_texts([first, second], seed=1))
+    assert len(a) == len(b) == 5 * len(first)
+    pairs = set(zip(a, b))
+    for i, (x, y) in enumerate(zip(first, second)):
+        assert (y, x) in pairs  # swapped
+        own = [q for p, q in zip(a, b) if p == x]
+        assert any(q != y and q in second for q in own)  # the other side of another pair
+        alike = [q for q in own if q not in second]  # x beside a masked copy of itself
+        assert alike and all(len(q.split()) == len(x.split()) for q in alike)
+        assert all(w in (x.split() + [augment.MASK]) for q in alike for w in q.split())
+    set_ = transfer.build_transfer_set(_pair_split(first, second), copies=0, pairings=True)
+    assert len(set_) == 6 * len(first) and np.isnan(set_.gold[len(first):]).all()
+    assert len(transfer.build_transfer_set(_pair_split(first, second), copies=0, pairings=False)) == len(first)
+
+
+def _pair_split(first, second):
+    from embbert_tf import data
+
+    return data.Split(data.get_task("stsb"), "train", [first, second], np.array([1.0, 2.0, 3.0], np.float32), "test")
+
+
 def test_in_domain_sentences_are_cut_from_documents_without_markup():
     docs = ["A fine film.<br /><br />The plot , however , drags a lot ! Ok.", "Too short. " + "word " * 80]
     s = augment.sentences(docs, min_words=3, max_words=50)
