@@ -5,7 +5,6 @@ stay int32 (TFLM's GATHER takes int32 indices), every other tensor is int8, logi
 """
 from __future__ import annotations
 
-
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
