@@ -56,6 +56,8 @@ def tree(var):
 
 
 def build(project, build_dir, tree_dir, target, own=True):
+    """Configure and build; the same build folder with our kernels on or off recompiles only the app's own
+    sources, so TFLM compiles once per tree. Returns the executable, copied aside for that setting."""
     args = ["cmake", "-S", project, "-B", build_dir, f"-DTFLM_DIR={tree_dir}", f"-DEMBBERT_TARGET={target}",
             "-DEMBBERT_PROFILE=ON",  # the marker calls the instruction-counting plugin needs
             f"-DEMBBERT_OWN_KERNELS={'ON' if own else 'OFF'}"]
@@ -63,6 +65,11 @@ def build(project, build_dir, tree_dir, target, own=True):
         args.append(f"-DCMAKE_TOOLCHAIN_FILE={os.path.join(project, 'cmake', 'arm-none-eabi.cmake')}")
     sh(args)
     sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 2)])
+    exe = os.path.join(build_dir, "embbert_app" if target == "host" else "embbert_app.elf")
+    kept = os.path.join(build_dir, f"{'ours' if own else 'tflm'}_{os.path.basename(exe)}")
+    shutil.copyfile(exe, kept)
+    shutil.copymode(exe, kept)
+    return kept
 
 
 def raw_outputs(stdout):
@@ -118,11 +125,7 @@ def bench_model(model_dir, work, sentences):
     host_tree = tree("TFLM_DIR")
     if host_tree:
         b = os.path.join(work, "build_host")
-        exes = {}
-        for own in (False, True):
-            b = os.path.join(work, f"build_host_{'ours' if own else 'tflm'}")
-            build(project, b, host_tree, "host", own)
-            exes[own] = os.path.join(b, "embbert_app")
+        exes = {own: build(project, b, host_tree, "host", own) for own in (False, True)}
         # The two builds alternate, round by round, so the machine's load falls on both alike.
         us = {False: [], True: []}
         for _ in range(5):
@@ -138,9 +141,7 @@ def bench_model(model_dir, work, sentences):
         if not t or not shutil.which("qemu-system-arm") or not shutil.which("arm-none-eabi-g++"):
             result["boards"][name] = {"skipped": f"{var} not set or toolchain/QEMU missing"}
             continue
-        b = os.path.join(work, f"build_{var}_{'ours' if own else 'tflm'}")
-        build(project, b, t, target, own)
-        elf = os.path.join(b, "embbert_app.elf")
+        elf = build(project, os.path.join(work, f"build_{var}"), t, target, own)
         spec = (f"{plugin(work)},begin={symbol(elf, 'embbert_invoke_begin'):#x},end={symbol(elf, 'embbert_invoke_end'):#x},"
                 f"op_begin={symbol(elf, 'embbert_op_begin'):#x},op_end={symbol(elf, 'embbert_op_end'):#x}")
         proc = subprocess.run([os.path.join(project, "scripts", "run.sh"), "--board", board, "--plugin", spec, elf,
