@@ -5,12 +5,12 @@ stay int32 (TFLM's GATHER takes int32 indices), every other tensor is int8, logi
 """
 from __future__ import annotations
 
-
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from embbert_tf import graph_edits, micro, op_order
+from embbert_tf.quiet import capture_fd
 
 
 
@@ -36,7 +36,7 @@ def to_int8_tflite(
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_output_type = tf.int8  # the int32 ids input is left as it is
     converter._experimental_disable_per_channel = not per_channel
-    with micro.capture_fd(2):  # the MLIR converter prints pages of C++ logging; keep it off the terminal
+    with capture_fd(2):  # the MLIR converter prints pages of C++ logging; keep it off the terminal
         data = converter.convert()
     if not keep_names:
         data = graph_edits.strip_names(data)

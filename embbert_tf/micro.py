@@ -8,17 +8,16 @@ is spread over processes, each with its own interpreter.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import multiprocessing
 import os
 import re
-import tempfile
 
 import numpy as np
 from tqdm import tqdm
 
 from embbert_tf import flatbuffer
 from embbert_tf.errors import UserError
+from embbert_tf.quiet import capture_fd
 
 ARENA_ALIGN = 16
 LARGE_ARENA = 64 << 20
@@ -35,22 +34,6 @@ def processes(examples: int, workers: int) -> int:
     module), so sets of three chunks or fewer (768 examples) stay in the calling process."""
     chunks = -(-examples // CHUNK)
     return min(workers, chunks) if chunks >= 4 else 1
-
-
-@contextlib.contextmanager
-def capture_fd(fd: int):
-    """Capture what C code writes to a file descriptor. Yields a list that receives the text."""
-    out: list[str] = []
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), fd)
-        try:
-            yield out
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            tmp.seek(0)
-            out.append(tmp.read().decode("utf-8", "replace"))
 
 
 def dequantize(raw: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

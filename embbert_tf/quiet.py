@@ -1,4 +1,4 @@
-"""TensorFlow's start-up noise off the console.
+"""C-level output off the console: `capture_fd`, and TensorFlow's start-up noise.
 
 Importing TensorFlow prints, from C++ before any log level applies, lines such as "All log messages
 before absl::InitializeLog() is called are written to STDERR" and "Could not find cuda drivers"; every
@@ -8,6 +8,7 @@ still shows. TF_CPP_MIN_LOG_LEVEL=3 (set in embbert_tf/__init__.py) quiets what 
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.util
 import os
@@ -20,6 +21,23 @@ NOISE = re.compile(
     r"oneDNN custom operations|port\.cc:\d+\]|This TensorFlow binary is optimized|To enable the following "
     r"instructions|rebuild TensorFlow with the appropriate compiler flags|TF-TRT Warning|computation placer|"
     r"Unable to register cu")
+
+
+@contextlib.contextmanager
+def capture_fd(fd: int):
+    """Capture what C code writes to a file descriptor (TFLM's errors, the converter's logging). Yields a
+    list that receives the text once the block ends."""
+    out: list[str] = []
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield out
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            out.append(tmp.read().decode("utf-8", "replace"))
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
@@ -37,19 +55,15 @@ class _QuietImport(importlib.abc.MetaPathFinder):
                 return inner.create_module(spec)
 
             def exec_module(self, module):
-                saved = os.dup(2)
-                with tempfile.TemporaryFile() as tmp:
-                    os.dup2(tmp.fileno(), 2)
-                    try:
+                log: list[str] = []
+                try:
+                    with capture_fd(2) as log:
                         inner.exec_module(module)
-                    finally:
-                        os.dup2(saved, 2)
-                        os.close(saved)
-                        tmp.seek(0)
-                        kept = [line for line in tmp.read().decode("utf-8", "replace").splitlines(True)
-                                if line.strip() and not NOISE.search(line)]
-                        if kept:
-                            sys.stderr.write("".join(kept))
+                finally:  # a failed import still shows what it printed
+                    kept = [line for line in "".join(log).splitlines(True)
+                            if line.strip() and not NOISE.search(line)]
+                    if kept:
+                        sys.stderr.write("".join(kept))
 
         spec.loader = Loader()
         return spec

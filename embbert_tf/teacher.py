@@ -324,6 +324,26 @@ class LengthBuckets(keras.utils.PyDataset):
             self._plan()
 
 
+def where() -> str:
+    """What the teacher runs on, for the report: the GPU's name or the CPU's core count, and the backend."""
+    backend, gpu = keras.backend.backend(), None
+    if backend == "torch":
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    elif backend == "jax":
+        import jax
+
+        gpu = next((d.device_kind for d in jax.devices() if d.platform == "gpu"), None)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        gpu = "a GPU" if tf.config.list_physical_devices("GPU") else None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    device = gpu or f"this machine's CPU ({cores} cores)"
+    return f"{device}, Keras {keras.__version__} on {backend}"
+
+
 def predict(model: keras.Model, ids: np.ndarray, segments: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Logits in input order, computed in length buckets."""
     batches = LengthBuckets(ids, segments, batch_size=batch_size)

@@ -196,6 +196,7 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
         agree = float((logits[own].argmax(-1) == transfer.gold[own]).mean())
     result = {
         "teacher": os.path.basename(os.path.normpath(source)), "backend": keras.backend.backend(),
+        "where": teacher.where(),
         "length": length, "truncated": float((ev_len > length).mean()),
         "finetune": fit, "selection": {task.metric: fit["best_score"], "split": task_data.validation.source},
         "evaluation": {**scores, "split": task.eval_split, "examples": len(ev_ids)},

@@ -97,7 +97,7 @@ def test_generated_resolver_holds_exactly_the_models_ops(app):
     assert "MixedOpResolver<kNumOps" in settings and f"kNumOps = {len(ops)};" in settings
     # Every op has TFLM's kernel (one define away for those that also have ours).
     assert settings.count("resolver.tflm().Add") == len(ops)
-    assert settings.count("resolver.AddOwn(") == len([op for op in ops if op in tflm_kernels.OWN_KERNELS]) == 1
+    assert settings.count("resolver.AddOwn(") == len([op for op in ops if op in tflm_kernels.OWN_KERNELS]) >= 1
     assert summary["total_bytes"] == summary["model_bytes"] + summary["arena_bytes"]
 
 

@@ -113,13 +113,17 @@ def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[
         return f"  if (resolver.tflm().{RESOLVER_METHODS[op]}() != kTfLiteOk) return kTfLiteError;"
 
     def own(op):
-        registration, parser = OWN_KERNELS[op]
+        registration, parser, _ = OWN_KERNELS[op]
         return (f"  if (resolver.AddOwn(tflite::BuiltinOperator_{op}, {registration}(), {parser}) != kTfLiteOk) {{\n"
                 f"    return kTfLiteError;\n  }}")
 
     lines = [tflm(op) for op in ops if op not in OWN_KERNELS]
     for op in (op for op in ops if op in OWN_KERNELS):
-        lines += ["#ifdef EMBBERT_TFLM_KERNELS", tflm(op), "#else", own(op), "#endif"]
+        where = OWN_KERNELS[op][2]
+        if where is None:  # ours unless asked for TFLM's
+            lines += ["#ifdef EMBBERT_TFLM_KERNELS", tflm(op), "#else", own(op), "#endif"]
+        else:  # ours only on those builds (where TFLM has no kernel for it)
+            lines += [f"#if {where}", own(op), "#else", tflm(op), "#endif"]
     register = "\n".join(lines)
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),

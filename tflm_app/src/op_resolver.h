@@ -1,4 +1,5 @@
-// embbert::MixedOpResolver: TFLM's own kernels for the model's ops, plus kernels of our own (batch_matmul.h).
+// embbert::MixedOpResolver: TFLM's own kernels for the model's ops, plus kernels of our own (batch_matmul.h,
+// logistic_table.h, mul_broadcast.h).
 //
 // TFLM's MicroMutableOpResolver cannot take a builtin kernel from outside TFLM (its AddBuiltin is
 // private), so this resolver answers for our kernels first and asks TFLM's for every other op. It
@@ -10,6 +11,8 @@
 #include <utility>
 
 #include "batch_matmul.h"
+#include "logistic_table.h"
+#include "mul_broadcast.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/micro/micro_op_resolver.h"
 

@@ -1,14 +1,20 @@
-// Our kernels against TFLM's reference kernels, in the same binary, bit for bit: random shapes
-// (transposed operands, broadcast batch dimensions) and random quantization parameters.
+// Our kernels against TFLM's reference kernels, in the same binary, bit for bit: LOGISTIC on all 256 int8
+// inputs under random quantization parameters; MUL on random broadcasts (a row or a per-block scalar
+// repeated over the other operand, either order, and shapes it leaves to TFLM); BATCH_MATMUL on random
+// shapes (transposed operands, broadcast batch dimensions); random quantization parameters throughout.
 //
 //   kernel_test [cases]      prints one line per kernel; exits 1 at the first mismatch
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "batch_matmul.h"
+#include "logistic_table.h"
+#include "mul_broadcast.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
 #include "tensorflow/lite/micro/kernels/micro_ops.h"
 #include "tensorflow/lite/micro/test_helpers.h"
@@ -31,6 +37,113 @@ bool RunBatchMatMul(const TFLMRegistration& registration, int* lhs_dims, const i
   tflite::micro::KernelRunner runner(registration, tensors, 3, IntArrayFromInts(inputs), IntArrayFromInts(outputs),
                                      &params);
   return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+}
+
+// Runs one LOGISTIC over `n` int8 values with `registration`.
+bool RunLogistic(const TFLMRegistration& registration, const int8_t* in, float in_scale, int in_zero, int8_t* out,
+                 int n) {
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::IntArrayFromInts;
+  int dims[] = {2, 1, n};
+  TfLiteTensor tensors[2] = {
+      CreateQuantizedTensor(in, IntArrayFromInts(dims), in_scale, in_zero),
+      CreateQuantizedTensor(out, IntArrayFromInts(dims), 1.0f / 256, -128),  // what the converter always gives
+  };
+  int inputs[] = {1, 0}, outputs[] = {1, 1};
+  tflite::micro::KernelRunner runner(registration, tensors, 2, IntArrayFromInts(inputs), IntArrayFromInts(outputs),
+                                     nullptr);
+  return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+}
+
+int TestLogistic(int cases, std::mt19937* rng) {
+  // Every int8 value 3 times in a shuffled order: longer than the table, so our kernel uses it.
+  constexpr int kN = 3 * 256;
+  int8_t every[kN], want[kN], got[kN];
+  for (int i = 0; i < kN; ++i) every[i] = static_cast<int8_t>(i % 256 - 128);
+  std::shuffle(every, every + kN, *rng);
+  for (int c = 0; c < cases; ++c) {
+    // Scales from tiny (all outputs near 0.5) to large (all saturated), log-uniform; any zero point.
+    const float scale = std::exp(std::uniform_real_distribution<float>(std::log(1e-4f), std::log(1.0f))(*rng));
+    const int zero = std::uniform_int_distribution<int>(-128, 127)(*rng);
+    memset(want, 0, sizeof(want));
+    memset(got, 1, sizeof(got));
+    if (!RunLogistic(tflite::Register_LOGISTIC(), every, scale, zero, want, kN) ||
+        !RunLogistic(embbert::Register_LOGISTIC(), every, scale, zero, got, kN) || memcmp(want, got, kN) != 0) {
+      printf("FAIL LOGISTIC case %d: input scale %g, zero point %d\n", c, scale, zero);
+      return 1;
+    }
+  }
+  printf("PASS LOGISTIC: all 256 int8 inputs bit-exact with TFLM's reference kernel under %d random "
+         "quantizations\n", cases);
+  return 0;
+}
+
+// Runs one MUL with `registration` (shapes as TFLite's int arrays: {rank, dims...}).
+bool RunMul(const TFLMRegistration& registration, int* a_dims, const int8_t* a, float a_scale, int a_zero,
+            int* b_dims, const int8_t* b, float b_scale, int b_zero, int* out_dims, int8_t* out, float out_scale,
+            int out_zero) {
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::IntArrayFromInts;
+  TfLiteTensor tensors[3] = {
+      CreateQuantizedTensor(a, IntArrayFromInts(a_dims), a_scale, a_zero),
+      CreateQuantizedTensor(b, IntArrayFromInts(b_dims), b_scale, b_zero),
+      CreateQuantizedTensor(out, IntArrayFromInts(out_dims), out_scale, out_zero),
+  };
+  int inputs[] = {2, 0, 1}, outputs[] = {1, 2};
+  TfLiteMulParams params = {kTfLiteActNone};
+  tflite::micro::KernelRunner runner(registration, tensors, 3, IntArrayFromInts(inputs), IntArrayFromInts(outputs),
+                                     &params);
+  return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+}
+
+int TestMul(int cases, std::mt19937* rng) {
+  auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
+  int checked = 0;
+  for (int c = 0; c < cases; ++c) {
+    const int rank = uniform(1, 4);
+    int out_dims[5] = {rank}, small_dims[5] = {rank}, out_n = 1;
+    for (int i = 1; i <= rank; ++i) out_n *= (out_dims[i] = uniform(1, 6));
+    // The other operand: a trailing row, a per-block scalar over the leading dims, a scalar, or any
+    // mix of 1s (which TFLM's kernel runs, through ours).
+    const int kind = uniform(0, 3), split = uniform(1, rank);
+    int small_rank = rank, small_n = 1;
+    for (int i = 1; i <= rank; ++i) {
+      int d = out_dims[i];
+      if (kind == 0) d = i > split - 1 ? out_dims[i] : 1;
+      if (kind == 1) d = i <= split ? out_dims[i] : 1;
+      if (kind == 2) d = 1;
+      if (kind == 3) d = uniform(0, 1) ? out_dims[i] : 1;
+      small_dims[i] = d;
+      small_n *= d;
+    }
+    if (kind == 0 && uniform(0, 1)) {  // a row given without its leading 1s, as the model's (128,) gain
+      small_rank = rank - (split - 1);
+      for (int i = 1; i <= small_rank; ++i) small_dims[i] = small_dims[i + split - 1];
+      small_dims[0] = small_rank;
+    }
+    int8_t full[1296], small[1296], want[1296], got[1296];
+    for (int i = 0; i < out_n; ++i) full[i] = static_cast<int8_t>(uniform(-128, 127));
+    for (int i = 0; i < small_n; ++i) small[i] = static_cast<int8_t>(uniform(-128, 127));
+    const float fs = std::uniform_real_distribution<float>(0.001f, 0.1f)(*rng);
+    const float ss = std::uniform_real_distribution<float>(0.001f, 0.1f)(*rng);
+    const float os = fs * ss * 128.0f * std::uniform_real_distribution<float>(0.05f, 4.0f)(*rng);
+    const int fz = uniform(-128, 127), sz = uniform(-128, 127), oz = uniform(-128, 127);
+    const bool swap = uniform(0, 1);  // the repeated operand first
+    memset(want, 0, sizeof(want));
+    memset(got, 1, sizeof(got));
+    auto run = [&](const TFLMRegistration& r, int8_t* out) {
+      return swap ? RunMul(r, small_dims, small, ss, sz, out_dims, full, fs, fz, out_dims, out, os, oz)
+                  : RunMul(r, out_dims, full, fs, fz, small_dims, small, ss, sz, out_dims, out, os, oz);
+    };
+    if (!run(tflite::Register_MUL(), want)) continue;  // a case TFLM itself rejects (counted below)
+    if (!run(embbert::Register_MUL(), got) || memcmp(want, got, static_cast<size_t>(out_n)) != 0) {
+      printf("FAIL MUL case %d: rank %d, kind %d, split %d, swap %d\n", c, rank, kind, split, swap);
+      return 1;
+    }
+    ++checked;
+  }
+  printf("PASS MUL: %d of %d random broadcasts bit-exact with TFLM's reference kernel\n", checked, cases);
+  return checked == cases ? 0 : 1;
 }
 
 int TestBatchMatMul(int cases, std::mt19937* rng) {
@@ -89,5 +202,7 @@ int TestBatchMatMul(int cases, std::mt19937* rng) {
 int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 500;
   std::mt19937 rng(20261204);
-  return TestBatchMatMul(cases, &rng);
+  int failed = TestLogistic(cases, &rng);
+  failed |= TestMul(cases, &rng);
+  return TestBatchMatMul(cases, &rng) | failed;
 }

@@ -1,0 +1,124 @@
+#include "mul_broadcast.h"
+
+#include "tensorflow/lite/kernels/internal/reference/integer_ops/mul.h"
+#include "tensorflow/lite/kernels/kernel_util.h"
+#include "tensorflow/lite/micro/kernels/micro_ops.h"
+#include "tensorflow/lite/micro/kernels/mul.h"
+
+namespace embbert {
+namespace {
+
+constexpr int kMaxRank = 6;  // as TFLM's broadcast loop
+constexpr int kChunk = 128;  // a repeated scalar is expanded into this many bytes of stack at a time
+
+// How `small` repeats over `full` (an operand of the output's shape), with shapes right-aligned:
+//   kRow:    small matches the output's trailing dims and is 1 before them: block i of `block` elements
+//            pairs with the whole of small;
+//   kScalar: small matches the leading dims and is 1 after them: block i pairs with small[i];
+//   kNone:   another pattern (or no broadcast).
+enum class Repeat { kNone, kRow, kScalar };
+
+Repeat Classify(const TfLiteIntArray* small, const TfLiteIntArray* out, int* block) {
+  const int rank = out->size;
+  if (rank > kMaxRank || small->size > rank) return Repeat::kNone;
+  int dims[kMaxRank], count = 1, total = 1;
+  for (int i = 0; i < rank; ++i) {
+    const int j = i - (rank - small->size);
+    dims[i] = j >= 0 ? small->data[j] : 1;
+    count *= dims[i];
+    total *= out->data[i];
+  }
+  if (count == 1) {  // a scalar: one block, the whole output
+    *block = total;
+    return Repeat::kScalar;
+  }
+  // Split at the first position from which small equals the output to the end (kRow), or until which
+  // small equals the output from the start (kScalar); the rest of small must be all 1s.
+  int tail = rank;  // small == out on [tail, rank)
+  while (tail > 0 && dims[tail - 1] == out->data[tail - 1]) --tail;
+  int head = 0;  // small == out on [0, head)
+  while (head < rank && dims[head] == out->data[head]) ++head;
+  bool ones_before_tail = true, ones_after_head = true;
+  for (int i = 0; i < tail; ++i) ones_before_tail &= dims[i] == 1;
+  for (int i = head; i < rank; ++i) ones_after_head &= dims[i] == 1;
+  int size = 1;
+  if (ones_before_tail && tail > 0) {
+    for (int i = tail; i < rank; ++i) size *= out->data[i];
+    *block = size;
+    return Repeat::kRow;
+  }
+  if (ones_after_head && head < rank) {
+    for (int i = head; i < rank; ++i) size *= out->data[i];
+    *block = size;
+    return Repeat::kScalar;
+  }
+  return Repeat::kNone;
+}
+
+bool SameShape(const TfLiteIntArray* a, const TfLiteIntArray* b) {
+  if (a->size != b->size) return false;
+  for (int i = 0; i < a->size; ++i) {
+    if (a->data[i] != b->data[i]) return false;
+  }
+  return true;
+}
+
+TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
+  const TfLiteEvalTensor* input1 = tflite::micro::GetEvalInput(context, node, 0);
+  const TfLiteEvalTensor* input2 = tflite::micro::GetEvalInput(context, node, 1);
+  TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
+  if (input1->type != kTfLiteInt8 || input2->type != kTfLiteInt8 || output->type != kTfLiteInt8) {
+    return tflite::Register_MUL().invoke(context, node);
+  }
+  // Which operand is full-size, and how the other repeats over it.
+  const bool first_full = SameShape(input1->dims, output->dims), second_full = SameShape(input2->dims, output->dims);
+  if (first_full == second_full) return tflite::Register_MUL().invoke(context, node);  // same shapes, or neither
+  int block = 0;
+  const Repeat repeat = Classify(first_full ? input2->dims : input1->dims, output->dims, &block);
+  if (repeat == Repeat::kNone || block <= 0) return tflite::Register_MUL().invoke(context, node);
+
+  // The parameters as TFLM's EvalMulQuantizedReference sets them.
+  const auto& data = *static_cast<const tflite::OpDataMul*>(node->user_data);
+  tflite::ArithmeticParams params = {};
+  params.quantized_activation_min = data.output_activation_min;
+  params.quantized_activation_max = data.output_activation_max;
+  params.input1_offset = -data.input1_zero_point;
+  params.input2_offset = -data.input2_zero_point;
+  params.output_offset = data.output_zero_point;
+  params.output_multiplier = data.output_multiplier;
+  params.output_shift = data.output_shift;
+
+  const int8_t* full = tflite::micro::GetTensorData<int8_t>(first_full ? input1 : input2);
+  const int8_t* small = tflite::micro::GetTensorData<int8_t>(first_full ? input2 : input1);
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(output);
+  const int blocks = tflite::NumElements(output->dims) / block;
+  // MulElementwise(size, params, input1, input2, out): keep the operands in the model's order.
+  auto mul = [&](int n, const int8_t* f, const int8_t* s, int8_t* o) {
+    if (first_full) {
+      tflite::reference_integer_ops::MulElementwise(n, params, f, s, o);
+    } else {
+      tflite::reference_integer_ops::MulElementwise(n, params, s, f, o);
+    }
+  };
+  for (int b = 0; b < blocks; ++b, full += block, out += block) {
+    if (repeat == Repeat::kRow) {
+      mul(block, full, small, out);
+    } else {
+      int8_t repeated[kChunk];
+      for (int i = 0; i < kChunk; ++i) repeated[i] = small[b];
+      for (int start = 0; start < block; start += kChunk) {
+        const int n = block - start < kChunk ? block - start : kChunk;
+        mul(n, full + start, repeated, out + start);
+      }
+    }
+  }
+  return kTfLiteOk;
+}
+
+}  // namespace
+
+decltype(tflite::micro::RegisterOp(nullptr, nullptr, nullptr)) Register_MUL() {
+  return tflite::micro::RegisterOp(tflite::MulInit, tflite::MulPrepare, Eval);
+}
+
+}  // namespace embbert
