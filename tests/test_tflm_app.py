@@ -113,6 +113,7 @@ def test_arduino_sketch_compiles_and_classifies_with_a_stand_in_arduino_api(app,
     lib = str(app["build"] / "libtflm.a")
     cmd = ["g++", "-std=c++17", "-O1", "-DTF_LITE_STATIC_MEMORY", "-I", stub, "-I", str(library / "src"),
            "-I", tree, "-I", f"{tree}/third_party/flatbuffers/include", "-I", f"{tree}/third_party/gemmlowp",
+           "-I", f"{tree}/third_party/ruy",  # TFLM's reference kernels, which ours call, include its profiler
            str(main), os.path.join(stub, "sketch_main.cc"), *map(str, sorted((library / "src").glob("*.cc"))),
            lib, "-o", str(tmp_path / "sketch")]
     subprocess.run(cmd, check=True, capture_output=True)
