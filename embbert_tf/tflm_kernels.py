@@ -62,7 +62,8 @@ RESOLVER_METHODS.update(
 # op -> (registration function, flatbuffer options parser, the builds that use ours). TFLM's kernel stays one
 # define away (EMBBERT_TFLM_KERNELS, CMake -DEMBBERT_OWN_KERNELS=OFF). LOGISTIC is a table lookup, far faster
 # than TFLM's (which has no optimized int8 LOGISTIC, CMSIS-NN included); MUL runs the model's broadcasts
-# through TFLM's elementwise loop instead of its generic broadcast loop. BATCH_MATMUL is ours only where TFLM
+# through an elementwise loop (CMSIS-NN's vector one where the build has it) instead of TFLM's generic
+# broadcast loop. BATCH_MATMUL is ours only where TFLM
 # lacks it, the Arduino port: elsewhere TFLM's (CMSIS-NN's on Arm) is as fast or faster.
 ARDUINO_PORT = "defined(ARDUINO) || defined(EMBBERT_ARDUINO_PORT)"
 OWN_KERNELS = {

@@ -74,29 +74,24 @@ def build_transfer_set(train: data.Split, *, copies: int = 20, pairings: bool = 
     of a pair task's texts (`augment.pair_texts`, when `pairings`), and up to `in_domain` unlabelled
     in-domain sentences where the task has a source of them (IN_DOMAIN)."""
     regression = train.task.is_regression
-    none = np.nan if regression else -1
     texts = [list(c) for c in train.texts]
     gold = [np.asarray(train.labels, np.float64 if regression else np.int64)]
     origin = [np.zeros(len(train), np.int64)]
+
+    def add_unlabelled(columns: list[list[str]], where: str):
+        for col, extra in zip(texts, columns):
+            col.extend(extra)
+        gold.append(np.full(len(columns[0]), np.nan if regression else -1))
+        origin.append(np.full(len(columns[0]), ORIGINS.index(where)))
+
     if copies:
-        extra = augment.augment_texts(train.texts, copies=copies, seed=seed)
-        for col, add in zip(texts, extra):
-            col.extend(add)
-        gold.append(np.full(len(extra[0]), none))
-        origin.append(np.full(len(extra[0]), 1))
+        add_unlabelled(augment.augment_texts(train.texts, copies=copies, seed=seed), "augmented")
     if pairings and len(texts) == 2:
-        extra = augment.pair_texts(train.texts, seed=seed)
-        for col, add in zip(texts, extra):
-            col.extend(add)
-        gold.append(np.full(len(extra[0]), none))
-        origin.append(np.full(len(extra[0]), 1))
+        add_unlabelled(augment.pair_texts(train.texts, seed=seed), "augmented")
     if in_domain and train.task.name in IN_DOMAIN and len(texts) == 1:
         name, split = IN_DOMAIN[train.task.name]
         documents = data.load_split(data.get_task(name), split, data_dir).texts[0]
-        extra = augment.sentences(documents, limit=in_domain, seed=seed)
-        texts[0].extend(extra)
-        gold.append(np.full(len(extra), none))
-        origin.append(np.full(len(extra), 2))
+        add_unlabelled([augment.sentences(documents, limit=in_domain, seed=seed)], "in_domain")
     return TransferSet(texts, np.concatenate(gold), np.concatenate(origin))
 
 
@@ -115,8 +110,8 @@ def cached_transfer_set(directory: str, recipe: dict) -> TransferSet | None:
 
 def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = None, seed: int = 0,
                   teacher_dir: str | None = None, length: int = 128, epochs: int = 3, batch_size: int = 32,
-                  learning_rate: float = 5e-5, copies: int = 20, pairings: bool = True, in_domain: int = 0, train_limit: int | None = None,
-                  label_batch_size: int = 256, verbose: int = 1) -> dict:
+                  learning_rate: float = 5e-5, copies: int = 20, pairings: bool = True, in_domain: int = 0,
+                  train_limit: int | None = None, label_batch_size: int = 256, verbose: int = 1) -> dict:
     """Fine-tune the teacher on the task, build the transfer set and label it; resumable stage by stage.
 
     Writes <output_dir>/teacher/result.json (the teacher's scores on the selection and reported splits,

@@ -58,14 +58,6 @@ Repeat Classify(const TfLiteIntArray* small, const TfLiteIntArray* out, int* blo
   return Repeat::kNone;
 }
 
-bool SameShape(const TfLiteIntArray* a, const TfLiteIntArray* b) {
-  if (a->size != b->size) return false;
-  for (int i = 0; i < a->size; ++i) {
-    if (a->data[i] != b->data[i]) return false;
-  }
-  return true;
-}
-
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   const TfLiteEvalTensor* input1 = tflite::micro::GetEvalInput(context, node, 0);
   const TfLiteEvalTensor* input2 = tflite::micro::GetEvalInput(context, node, 1);
@@ -74,7 +66,8 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
     return tflite::Register_MUL().invoke(context, node);
   }
   // Which operand is full-size, and how the other repeats over it.
-  const bool first_full = SameShape(input1->dims, output->dims), second_full = SameShape(input2->dims, output->dims);
+  const bool first_full = tflite::micro::HaveSameShapes(input1, output);
+  const bool second_full = tflite::micro::HaveSameShapes(input2, output);
   if (first_full == second_full) return tflite::Register_MUL().invoke(context, node);  // same shapes, or neither
   int block = 0;
   const Repeat repeat = Classify(first_full ? input2->dims : input1->dims, output->dims, &block);
