@@ -59,16 +59,21 @@ RESOLVER_METHODS.update(
      "AVERAGE_POOL_2D": "AddAveragePool2D", "BATCH_MATMUL": "AddBatchMatMul", "RSQRT": "AddRsqrt"}
 )
 # Ops the C++ app runs with kernels of its own (tflm_app/src/, bit-exact with TFLM's reference kernels):
-# op -> (registration function, flatbuffer options parser, the builds that use ours). TFLM's kernel stays one
-# define away (EMBBERT_TFLM_KERNELS, CMake -DEMBBERT_OWN_KERNELS=OFF). LOGISTIC is a table lookup, far faster
-# than TFLM's (which has no optimized int8 LOGISTIC, CMSIS-NN included); MUL runs the model's broadcasts
-# through an elementwise loop (CMSIS-NN's vector one where the build has it) instead of TFLM's generic
-# broadcast loop. BATCH_MATMUL is ours only where TFLM
-# lacks it, the Arduino port: elsewhere TFLM's (CMSIS-NN's on Arm) is as fast or faster.
+# op -> (registration function, flatbuffer options parser, the C condition of the builds that use ours).
+# TFLM's kernel stays one define away (EMBBERT_TFLM_KERNELS, CMake -DEMBBERT_OWN_KERNELS=OFF). LOGISTIC is a
+# table lookup (TFLM has no optimized int8 LOGISTIC, CMSIS-NN included); ADD and SUB look each input's
+# rescaling up in a table too; MUL runs the model's broadcasts through an elementwise loop (CMSIS-NN's
+# vector one where the build has it); MEAN sums rows in a plain loop, except on the Arduino port, whose
+# older TFLM rescales the mean differently. BATCH_MATMUL is ours only where TFLM lacks it, the Arduino
+# port: elsewhere TFLM's (CMSIS-NN's on Arm) is as fast or faster.
 ARDUINO_PORT = "defined(ARDUINO) || defined(EMBBERT_ARDUINO_PORT)"
+OURS = "!defined(EMBBERT_TFLM_KERNELS)"
 OWN_KERNELS = {
-    "LOGISTIC": ("Register_LOGISTIC", "tflite::ParseLogistic", None),
-    "MUL": ("Register_MUL", "tflite::ParseMul", None),
+    "LOGISTIC": ("Register_LOGISTIC", "tflite::ParseLogistic", OURS),
+    "MUL": ("Register_MUL", "tflite::ParseMul", OURS),
+    "ADD": ("Register_ADD", "tflite::ParseAdd", OURS),
+    "SUB": ("Register_SUB", "tflite::ParseSub", OURS),
+    "MEAN": ("Register_MEAN", "tflite::ParseReducer", f"{OURS} && !({ARDUINO_PORT})"),
     "BATCH_MATMUL": ("Register_BATCH_MATMUL", "ParseBatchMatMul", ARDUINO_PORT),
 }
 

@@ -119,11 +119,7 @@ def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[
 
     lines = [tflm(op) for op in ops if op not in OWN_KERNELS]
     for op in (op for op in ops if op in OWN_KERNELS):
-        where = OWN_KERNELS[op][2]
-        if where is None:  # ours unless asked for TFLM's
-            lines += ["#ifdef EMBBERT_TFLM_KERNELS", tflm(op), "#else", own(op), "#endif"]
-        else:  # ours only on those builds (where TFLM has no kernel for it)
-            lines += [f"#if {where}", own(op), "#else", tflm(op), "#endif"]
+        lines += [f"#if {OWN_KERNELS[op][2]}", own(op), "#else", tflm(op), "#endif"]
     register = "\n".join(lines)
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),

@@ -1,5 +1,5 @@
-// embbert::MixedOpResolver: TFLM's own kernels for the model's ops, plus kernels of our own (batch_matmul.h,
-// logistic_table.h, mul_broadcast.h).
+// embbert::MixedOpResolver: TFLM's own kernels for the model's ops, plus kernels of our own (add_sub.h,
+// batch_matmul.h, logistic_table.h, mean_last_axis.h, mul_broadcast.h).
 //
 // TFLM's MicroMutableOpResolver cannot take a builtin kernel from outside TFLM (its AddBuiltin is
 // private), so this resolver answers for our kernels first and asks TFLM's for every other op. It
@@ -10,8 +10,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "add_sub.h"
 #include "batch_matmul.h"
 #include "logistic_table.h"
+#include "mean_last_axis.h"
 #include "mul_broadcast.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/micro/micro_op_resolver.h"

@@ -1,7 +1,9 @@
 // Our kernels against TFLM's reference kernels, in the same binary, bit for bit: LOGISTIC on all 256 int8
-// inputs under random quantization parameters; MUL on random broadcasts (a row or a per-block scalar
-// repeated over the other operand, either order, and shapes it leaves to TFLM); BATCH_MATMUL on random
-// shapes (transposed operands, broadcast batch dimensions); random quantization parameters throughout.
+// inputs under random quantization parameters; MUL, ADD and SUB on random broadcasts (a row or a
+// per-block scalar repeated over the other operand, either order, same shapes, and shapes they leave to
+// TFLM; ADD and SUB also with fused activations, below and above the size where tables pay); MEAN over
+// the last axis and others, with and without keep_dims; BATCH_MATMUL on random shapes (transposed
+// operands, broadcast batch dimensions); random quantization parameters throughout.
 //
 //   kernel_test [cases]      prints one line per kernel; exits 1 at the first mismatch
 #include <stdio.h>
@@ -12,8 +14,10 @@
 #include <cmath>
 #include <random>
 
+#include "add_sub.h"
 #include "batch_matmul.h"
 #include "logistic_table.h"
+#include "mean_last_axis.h"
 #include "mul_broadcast.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
 #include "tensorflow/lite/micro/kernels/micro_ops.h"
@@ -78,10 +82,11 @@ int TestLogistic(int cases, std::mt19937* rng) {
   return 0;
 }
 
-// Runs one MUL with `registration` (shapes as TFLite's int arrays: {rank, dims...}).
-bool RunMul(const TFLMRegistration& registration, int* a_dims, const int8_t* a, float a_scale, int a_zero,
-            int* b_dims, const int8_t* b, float b_scale, int b_zero, int* out_dims, int8_t* out, float out_scale,
-            int out_zero) {
+// Runs one MUL, ADD or SUB (`params`: its TfLite*Params) with `registration` (shapes as TFLite's int
+// arrays: {rank, dims...}).
+bool RunBinary(const TFLMRegistration& registration, void* params, int* a_dims, const int8_t* a, float a_scale,
+               int a_zero, int* b_dims, const int8_t* b, float b_scale, int b_zero, int* out_dims, int8_t* out,
+               float out_scale, int out_zero) {
   using tflite::testing::CreateQuantizedTensor;
   using tflite::testing::IntArrayFromInts;
   TfLiteTensor tensors[3] = {
@@ -90,10 +95,17 @@ bool RunMul(const TFLMRegistration& registration, int* a_dims, const int8_t* a, 
       CreateQuantizedTensor(out, IntArrayFromInts(out_dims), out_scale, out_zero),
   };
   int inputs[] = {2, 0, 1}, outputs[] = {1, 2};
-  TfLiteMulParams params = {kTfLiteActNone};
   tflite::micro::KernelRunner runner(registration, tensors, 3, IntArrayFromInts(inputs), IntArrayFromInts(outputs),
-                                     &params);
+                                     params);
   return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+}
+
+bool RunMul(const TFLMRegistration& registration, int* a_dims, const int8_t* a, float a_scale, int a_zero,
+            int* b_dims, const int8_t* b, float b_scale, int b_zero, int* out_dims, int8_t* out, float out_scale,
+            int out_zero) {
+  TfLiteMulParams params = {kTfLiteActNone};
+  return RunBinary(registration, &params, a_dims, a, a_scale, a_zero, b_dims, b, b_scale, b_zero, out_dims, out,
+                   out_scale, out_zero);
 }
 
 int TestMul(int cases, std::mt19937* rng) {
@@ -144,6 +156,130 @@ int TestMul(int cases, std::mt19937* rng) {
   }
   printf("PASS MUL: %d of %d random broadcasts bit-exact with TFLM's reference kernel\n", checked, cases);
   return checked == cases ? 0 : 1;
+}
+
+// ADD or SUB (`sub`) on random shapes: the other operand a trailing row, a per-block scalar, a scalar, the
+// same shape (sometimes without the output's leading 1s), or any mix of 1s (TFLM's loop, through ours).
+int TestAddSub(bool sub, int cases, std::mt19937* rng) {
+  auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
+  auto log_uniform = [rng](float lo, float hi) {
+    return std::exp(std::uniform_real_distribution<float>(std::log(lo), std::log(hi))(*rng));
+  };
+  constexpr int kMax = 12 * 12 * 12 * 12;
+  static int8_t full[kMax], small[kMax], want[kMax], got[kMax];
+  int checked = 0, tabled = 0;
+  for (int c = 0; c < cases; ++c) {
+    const int rank = uniform(1, 4), largest = uniform(0, 1) ? 12 : 6;  // half of them large enough for tables
+    int out_dims[5] = {rank}, small_dims[5] = {rank}, full_dims[5] = {rank}, out_n = 1;
+    for (int i = 1; i <= rank; ++i) out_n *= (out_dims[i] = uniform(1, largest));
+    const int kind = uniform(0, 4), split = uniform(1, rank);
+    int small_n = 1;
+    for (int i = 1; i <= rank; ++i) {
+      int d = out_dims[i];
+      if (kind == 0) d = i > split - 1 ? out_dims[i] : 1;
+      if (kind == 1) d = i <= split ? out_dims[i] : 1;
+      if (kind == 2) d = 1;
+      if (kind == 3) d = uniform(0, 1) ? out_dims[i] : 1;
+      small_dims[i] = d;
+      small_n *= d;
+    }
+    // The full operand as the output, or without a leading 1 (the model's (64, 128) - (1, 64, 128)).
+    memcpy(full_dims, out_dims, sizeof(out_dims));
+    if (rank > 1 && out_dims[1] == 1 && uniform(0, 1)) {
+      full_dims[0] = rank - 1;
+      for (int i = 1; i < rank; ++i) full_dims[i] = out_dims[i + 1];
+    }
+    for (int i = 0; i < out_n; ++i) full[i] = static_cast<int8_t>(uniform(-128, 127));
+    for (int i = 0; i < small_n; ++i) small[i] = static_cast<int8_t>(uniform(-128, 127));
+    const float fs = log_uniform(1e-3f, 1.0f), ss = log_uniform(1e-3f, 1.0f);
+    const float os = std::max(fs, ss) * log_uniform(0.1f, 4.0f);
+    const int fz = uniform(-128, 127), sz = uniform(-128, 127), oz = uniform(-128, 127);
+    const TfLiteFusedActivation activations[] = {kTfLiteActNone, kTfLiteActRelu, kTfLiteActRelu6};
+    const TfLiteFusedActivation activation = activations[uniform(0, 2)];
+    const bool swap = uniform(0, 1);  // the repeated operand first
+    memset(want, 0, static_cast<size_t>(out_n));
+    memset(got, 1, static_cast<size_t>(out_n));
+    auto run = [&](const TFLMRegistration& r, int8_t* out) {
+      TfLiteAddParams add_params = {activation, false};
+      TfLiteSubParams sub_params = {activation, false};
+      void* params = sub ? static_cast<void*>(&sub_params) : static_cast<void*>(&add_params);
+      return swap ? RunBinary(r, params, small_dims, small, ss, sz, full_dims, full, fs, fz, out_dims, out, os, oz)
+                  : RunBinary(r, params, full_dims, full, fs, fz, small_dims, small, ss, sz, out_dims, out, os, oz);
+    };
+    if (!run(sub ? tflite::Register_SUB() : tflite::Register_ADD(), want)) continue;  // TFLM rejects it
+    if (!run(sub ? embbert::Register_SUB() : embbert::Register_ADD(), got) ||
+        memcmp(want, got, static_cast<size_t>(out_n)) != 0) {
+      printf("FAIL %s case %d: rank %d, kind %d, split %d, swap %d, %d elements\n", sub ? "SUB" : "ADD", c, rank,
+             kind, split, swap, out_n);
+      return 1;
+    }
+    ++checked;
+    tabled += out_n >= 512;
+  }
+  printf("PASS %s: %d of %d random cases (%d of 512 elements or more) bit-exact with TFLM's reference kernel\n",
+         sub ? "SUB" : "ADD", checked, cases, tabled);
+  return checked == cases && tabled > 0 ? 0 : 1;
+}
+
+// Runs one MEAN of `in` (dims {rank, ...}) over `axes` with `registration`.
+bool RunMean(const TFLMRegistration& registration, int* in_dims, const int8_t* in, float in_scale, int in_zero,
+             int* axis_dims, const int32_t* axes, int* out_dims, int8_t* out, float out_scale, int out_zero,
+             bool keep_dims) {
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::CreateTensor;
+  using tflite::testing::IntArrayFromInts;
+  TfLiteTensor tensors[3] = {
+      CreateQuantizedTensor(in, IntArrayFromInts(in_dims), in_scale, in_zero),
+      CreateTensor(axes, IntArrayFromInts(axis_dims)),
+      CreateQuantizedTensor(out, IntArrayFromInts(out_dims), out_scale, out_zero),
+  };
+  int inputs[] = {2, 0, 1}, outputs[] = {1, 2};
+  TfLiteReducerParams params = {keep_dims};
+  tflite::micro::KernelRunner runner(registration, tensors, 3, IntArrayFromInts(inputs), IntArrayFromInts(outputs),
+                                     &params);
+  return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+}
+
+// MEAN over the last axis (as -1 or rank - 1), and now and then another axis (TFLM's loop, through ours).
+int TestMean(int cases, std::mt19937* rng) {
+  auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
+  constexpr int kMax = 3 * 3 * 3 * 200;
+  static int8_t in[kMax], want[kMax], got[kMax];
+  int checked = 0, last = 0;
+  for (int c = 0; c < cases; ++c) {
+    const int rank = uniform(1, 4);
+    int in_dims[5] = {rank}, in_n = 1;
+    for (int i = 1; i <= rank; ++i) in_n *= (in_dims[i] = i == rank ? uniform(1, 200) : uniform(1, 3));
+    const int axis = uniform(0, 3) ? rank - 1 : uniform(0, rank - 1);
+    const int32_t axes[1] = {axis == rank - 1 && uniform(0, 1) ? -1 : axis};
+    int axis_dims[2] = {1, 1};
+    const bool keep_dims = uniform(0, 1);
+    int out_dims[5] = {0}, out_n = 1;
+    for (int i = 0; i < rank; ++i) {
+      if (i != axis) out_n *= (out_dims[++out_dims[0]] = in_dims[i + 1]);
+      else if (keep_dims) out_dims[++out_dims[0]] = 1;
+    }
+    for (int i = 0; i < in_n; ++i) in[i] = static_cast<int8_t>(uniform(-128, 127));
+    const float in_scale = std::uniform_real_distribution<float>(0.001f, 0.1f)(*rng);
+    const float out_scale = in_scale * std::uniform_real_distribution<float>(0.05f, 2.0f)(*rng);
+    const int in_zero = uniform(-128, 127), out_zero = uniform(-128, 127);
+    memset(want, 0, static_cast<size_t>(out_n));
+    memset(got, 1, static_cast<size_t>(out_n));
+    auto run = [&](const TFLMRegistration& r, int8_t* out) {
+      return RunMean(r, in_dims, in, in_scale, in_zero, axis_dims, axes, out_dims, out, out_scale, out_zero,
+                     keep_dims);
+    };
+    if (!run(tflite::Register_MEAN(), want)) continue;  // a case TFLM itself rejects (counted below)
+    if (!run(embbert::Register_MEAN(), got) || memcmp(want, got, static_cast<size_t>(out_n)) != 0) {
+      printf("FAIL MEAN case %d: rank %d, axis %d, keep_dims %d\n", c, rank, axes[0], keep_dims);
+      return 1;
+    }
+    ++checked;
+    last += axis == rank - 1;
+  }
+  printf("PASS MEAN: %d of %d random cases (%d over the last axis) bit-exact with TFLM's reference kernel\n",
+         checked, cases, last);
+  return checked == cases && last > 0 ? 0 : 1;
 }
 
 int TestBatchMatMul(int cases, std::mt19937* rng) {
@@ -204,5 +340,8 @@ int main(int argc, char** argv) {
   std::mt19937 rng(20261204);
   int failed = TestLogistic(cases, &rng);
   failed |= TestMul(cases, &rng);
+  failed |= TestAddSub(/*sub=*/false, cases, &rng);
+  failed |= TestAddSub(/*sub=*/true, cases, &rng);
+  failed |= TestMean(cases, &rng);
   return TestBatchMatMul(cases, &rng) | failed;
 }
