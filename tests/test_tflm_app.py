@@ -125,9 +125,8 @@ def test_arduino_sketch_compiles_and_classifies_with_a_stand_in_arduino_api(app,
     assert lines[2] == "error: text is not valid UTF-8"
 
 
-@pytest.mark.parametrize("target,board,var", [("m55", "mps3-an547", "TFLM_DIR_M55"),
-                                              ("m4", "mps2-an386", "TFLM_DIR_M4")])
-def test_cortex_m_under_qemu_matches_the_host(app, target, board, var):
+def _cortex_m_build(app, target, var):
+    """The app and kernel_test built for `target` against the tree in $`var` (skips without one)."""
     tree = _need_tree(var)
     for tool in ("arm-none-eabi-g++", "qemu-system-arm"):
         if not shutil.which(tool):
@@ -138,6 +137,25 @@ def test_cortex_m_under_qemu_matches_the_host(app, target, board, var):
                     f"-DCMAKE_TOOLCHAIN_FILE={app['project'] / 'cmake' / 'arm-none-eabi.cmake'}"],
                    check=True, capture_output=True)
     subprocess.run(["cmake", "--build", str(build), "-j", JOBS], check=True, capture_output=True)
+    return build
+
+
+@pytest.mark.parametrize("target,board,var", [("m55", "mps3-an547", "TFLM_DIR_M55"),
+                                              ("m4", "mps2-an386", "TFLM_DIR_M4")])
+def test_kernels_on_cortex_m_under_qemu_are_bit_exact_with_tflms(app, target, board, var):
+    """kernel_test on the core: the DSP paths of our kernels against TFLM's kernels of that tree."""
+    build = _cortex_m_build(app, target, var)
+    proc = subprocess.run([str(app["project"] / "scripts" / "run.sh"), "--board", board,
+                           str(build / "kernel_test.elf"), "300"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 8 and all(line.startswith("PASS ") for line in lines), proc.stdout
+
+
+@pytest.mark.parametrize("target,board,var", [("m55", "mps3-an547", "TFLM_DIR_M55"),
+                                              ("m4", "mps2-an386", "TFLM_DIR_M4")])
+def test_cortex_m_under_qemu_matches_the_host(app, target, board, var):
+    build = _cortex_m_build(app, target, var)
     run, split, ids = _validation(app["run"])
     n = 40  # instruction-set emulation is slow; a slice of the validation set
     want, _ = micro.TFLM(run.tflite()).run(ids[:n])

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "broadcast.h"
+#include "rescale.h"
 #include "tensorflow/lite/kernels/internal/common.h"
 #include "tensorflow/lite/kernels/internal/reference/integer_ops/add.h"
 #include "tensorflow/lite/kernels/internal/reference/process_broadcast_shapes.h"
@@ -51,11 +52,10 @@ void Rescaled(int32_t offset, int left_shift, int32_t multiplier, int shift, int
 template <bool kSubtract>
 void Combine(int n, const int32_t* scaled1, const int8_t* a, int step_a, const int32_t* scaled2, const int8_t* b,
              int step_b, const tflite::ArithmeticParams& p, int8_t* out) {
+  const int right_shift = -p.output_shift;
   for (int i = 0; i < n; ++i, a += step_a, b += step_b) {
     const int32_t raw = kSubtract ? scaled1[*a] - scaled2[*b] : scaled1[*a] + scaled2[*b];
-    const int32_t v =
-        tflite::MultiplyByQuantizedMultiplierSmallerThanOneExp(raw, p.output_multiplier, p.output_shift) +
-        p.output_offset;
+    const int32_t v = RescaleDown(raw, p.output_multiplier, right_shift) + p.output_offset;
     out[i] = static_cast<int8_t>(std::min(p.quantized_activation_max, std::max(p.quantized_activation_min, v)));
   }
 }
@@ -66,7 +66,7 @@ bool EvalWithTables(const TfLiteEvalTensor* input1, const TfLiteEvalTensor* inpu
                     const tflite::ArithmeticParams& p) {
   if (input1->type != kTfLiteInt8 || input2->type != kTfLiteInt8 || output->type != kTfLiteInt8) return false;
   const int n = tflite::NumElements(output->dims);
-  if (n < kMinElements) return false;
+  if (n < kMinElements || p.output_shift > 0 || p.output_shift < -31 || p.output_multiplier <= 0) return false;
   // An operand as large as the output is the output's shape up to leading 1s (Prepare checked the shapes
   // broadcast): both so, one block of n; else how the smaller one repeats over the other.
   const bool full1 = tflite::NumElements(input1->dims) == n;

@@ -1,11 +1,15 @@
-// Our kernels against TFLM's reference kernels, in the same binary, bit for bit: LOGISTIC on all 256 int8
+// Our kernels against TFLM's, in the same binary, bit for bit (TFLM's reference kernels on the host; on a
+// Cortex-M build, under QEMU, those of its tree, CMSIS-NN's where it has them): LOGISTIC on all 256 int8
 // inputs under random quantization parameters; MUL, ADD and SUB on random broadcasts (a row or a
 // per-block scalar repeated over the other operand, either order, same shapes, and shapes they leave to
 // TFLM; ADD and SUB also with fused activations, below and above the size where tables pay); MEAN over
-// the last axis and others, with and without keep_dims; BATCH_MATMUL on random shapes (transposed
-// operands, broadcast batch dimensions); random quantization parameters throughout.
+// the last axis and others, with and without keep_dims; DEPTHWISE_CONV_2D on random shapes (and strides,
+// dilations, padding and depth multipliers it leaves to TFLM); BATCH_MATMUL on random shapes (transposed
+// operands, broadcast batch dimensions); random quantization parameters throughout. And our written-out
+// fixed-point rescaling (rescale.h) against TFLM's function on random and edge values.
 //
 //   kernel_test [cases]      prints one line per kernel; exits 1 at the first mismatch
+//   scripts/run.sh --board mps2-an386 build/m4/kernel_test.elf 200      (a Cortex-M build)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +20,10 @@
 
 #include "add_sub.h"
 #include "batch_matmul.h"
+#include "depthwise_conv.h"
 #include "logistic_table.h"
 #include "mean_last_axis.h"
+#include "rescale.h"
 #include "mul_broadcast.h"
 #include "tensorflow/lite/micro/kernels/kernel_runner.h"
 #include "tensorflow/lite/micro/kernels/micro_ops.h"
@@ -59,6 +65,34 @@ bool RunLogistic(const TFLMRegistration& registration, const int8_t* in, float i
   return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
 }
 
+// RescaleDown against TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp: `cases` x 1,000 random values
+// (any int32, and near-ties of every shift), plus the extremes, for random multipliers and every shift.
+int TestRescale(int cases, std::mt19937* rng) {
+  std::uniform_int_distribution<int32_t> any(INT32_MIN, INT32_MAX), positive(1, INT32_MAX);
+  long checked = 0;
+  for (int c = 0; c < cases; ++c) {
+    const int32_t m = c % 4 == 0 ? (c % 8 == 0 ? INT32_MAX : (1 << 30)) : positive(*rng);
+    const int right_shift = c % 32;
+    for (int i = 0; i < 1000; ++i) {
+      int32_t x = any(*rng);
+      if (i % 3 == 1) x = static_cast<int32_t>((x >> right_shift) * (int64_t{1} << right_shift) / 2);  // near ties
+      if (i == 0) x = INT32_MIN;
+      if (i == 1) x = INT32_MAX;
+      if (i == 2) x = 0;
+      const int32_t want = tflite::MultiplyByQuantizedMultiplierSmallerThanOneExp(x, m, -right_shift);
+      const int32_t got = embbert::RescaleDown(x, m, right_shift);
+      if (want != got) {
+        printf("FAIL rescale: x %ld, multiplier %ld, right shift %d: TFLM %ld, ours %ld\n", static_cast<long>(x),
+               static_cast<long>(m), right_shift, static_cast<long>(want), static_cast<long>(got));
+        return 1;
+      }
+      ++checked;
+    }
+  }
+  printf("PASS rescale: %ld values equal to TFLM's MultiplyByQuantizedMultiplierSmallerThanOneExp\n", checked);
+  return 0;
+}
+
 int TestLogistic(int cases, std::mt19937* rng) {
   // Every int8 value 3 times in a shuffled order: longer than the table, so our kernel uses it.
   constexpr int kN = 3 * 256;
@@ -77,7 +111,7 @@ int TestLogistic(int cases, std::mt19937* rng) {
       return 1;
     }
   }
-  printf("PASS LOGISTIC: all 256 int8 inputs bit-exact with TFLM's reference kernel under %d random "
+  printf("PASS LOGISTIC: all 256 int8 inputs bit-exact with TFLM's kernel under %d random "
          "quantizations\n", cases);
   return 0;
 }
@@ -154,7 +188,7 @@ int TestMul(int cases, std::mt19937* rng) {
     }
     ++checked;
   }
-  printf("PASS MUL: %d of %d random broadcasts bit-exact with TFLM's reference kernel\n", checked, cases);
+  printf("PASS MUL: %d of %d random broadcasts bit-exact with TFLM's kernel\n", checked, cases);
   return checked == cases ? 0 : 1;
 }
 
@@ -216,7 +250,7 @@ int TestAddSub(bool sub, int cases, std::mt19937* rng) {
     ++checked;
     tabled += out_n >= 512;
   }
-  printf("PASS %s: %d of %d random cases (%d of 512 elements or more) bit-exact with TFLM's reference kernel\n",
+  printf("PASS %s: %d of %d random cases (%d of 512 elements or more) bit-exact with TFLM's kernel\n",
          sub ? "SUB" : "ADD", checked, cases, tabled);
   return checked == cases && tabled > 0 ? 0 : 1;
 }
@@ -277,9 +311,88 @@ int TestMean(int cases, std::mt19937* rng) {
     ++checked;
     last += axis == rank - 1;
   }
-  printf("PASS MEAN: %d of %d random cases (%d over the last axis) bit-exact with TFLM's reference kernel\n",
+  printf("PASS MEAN: %d of %d random cases (%d over the last axis) bit-exact with TFLM's kernel\n",
          checked, cases, last);
   return checked == cases && last > 0 ? 0 : 1;
+}
+
+// DEPTHWISE_CONV_2D on random shapes: per-channel weights, with and without bias, fused activations; a
+// stride, dilation, SAME padding or depth multiplier of 2 now and then (TFLM's kernel, through ours).
+int TestDepthwise(int cases, std::mt19937* rng) {
+  using tflite::testing::CreatePerChannelQuantizedBiasTensor;
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::CreateSymmetricPerChannelQuantizedTensor;
+  using tflite::testing::IntArrayFromInts;
+  auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
+  auto real = [rng](float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(*rng); };
+  constexpr int kMaxC = 2 * 24, kMax = 3 * 48 * kMaxC;
+  static int8_t in[kMax], filter[kMax], want[kMax], got[kMax];
+  static float filter_real[kMax], bias_real[kMaxC], filter_scales[kMaxC + 1], bias_scales[kMaxC + 1];
+  static int32_t bias[kMaxC];
+  static int filter_zeros[kMaxC + 1], bias_zeros[kMaxC + 1];
+  int checked = 0, ours = 0;
+  for (int c = 0; c < cases; ++c) {
+    TfLiteDepthwiseConvParams params = {};
+    params.padding = uniform(0, 5) == 0 ? kTfLitePaddingSame : kTfLitePaddingValid;
+    params.stride_width = params.stride_height = uniform(0, 5) == 0 ? 2 : 1;
+    params.dilation_width_factor = params.dilation_height_factor = uniform(0, 7) == 0 ? 2 : 1;
+    params.depth_multiplier = uniform(0, 7) == 0 ? 2 : 1;
+    const TfLiteFusedActivation activations[] = {kTfLiteActNone, kTfLiteActRelu, kTfLiteActRelu6};
+    params.activation = activations[uniform(0, 2)];
+    const int channels = uniform(1, 24), out_channels = channels * params.depth_multiplier;
+    const int height = uniform(1, 3), width = uniform(1, 48);
+    const int kh = uniform(1, height), kw = uniform(1, std::min(width, 33));
+    auto out_size = [&](int n, int k) {
+      const int stride = params.stride_width, dilated = (k - 1) * params.dilation_width_factor + 1;
+      return params.padding == kTfLitePaddingSame ? (n + stride - 1) / stride : (n - dilated) / stride + 1;
+    };
+    const int oh = out_size(height, kh), ow = out_size(width, kw);
+    if (oh <= 0 || ow <= 0) {
+      --c;  // a window larger than the input: draw again
+      continue;
+    }
+    int in_dims[] = {4, 1, height, width, channels}, filter_dims[] = {4, 1, kh, kw, out_channels};
+    int bias_dims[] = {1, out_channels}, out_dims[] = {4, 1, oh, ow, out_channels};
+    const int in_n = height * width * channels, filter_n = kh * kw * out_channels, out_n = oh * ow * out_channels;
+    for (int i = 0; i < in_n; ++i) in[i] = static_cast<int8_t>(uniform(-128, 127));
+    for (int i = 0; i < filter_n; ++i) filter_real[i] = real(-1.0f, 1.0f);
+    for (int i = 0; i < out_channels; ++i) bias_real[i] = real(-2.0f, 2.0f);
+    const float in_scale = real(0.005f, 0.05f);
+    const float out_scale = in_scale * std::sqrt(static_cast<float>(kh * kw)) * real(0.1f, 2.0f);
+    const int in_zero = uniform(-128, 127), out_zero = uniform(-128, 127);
+    const bool with_bias = uniform(0, 3) != 0;
+    TfLiteAffineQuantization filter_quant, bias_quant;
+    TfLiteTensor tensors[4] = {
+        CreateQuantizedTensor(in, IntArrayFromInts(in_dims), in_scale, in_zero),
+        CreateSymmetricPerChannelQuantizedTensor(filter_real, filter, IntArrayFromInts(filter_dims), filter_scales,
+                                                 filter_zeros, &filter_quant, 3),
+        CreatePerChannelQuantizedBiasTensor(bias_real, bias, IntArrayFromInts(bias_dims), in_scale,
+                                            &filter_scales[1], bias_scales, bias_zeros, &bias_quant, 0),
+        {},
+    };
+    auto run = [&](const TFLMRegistration& r, int8_t* out) {
+      tensors[3] = CreateQuantizedTensor(out, IntArrayFromInts(out_dims), out_scale, out_zero);
+      int inputs_with_bias[] = {3, 0, 1, 2}, inputs_without[] = {2, 0, 1}, outputs[] = {1, 3};
+      tflite::micro::KernelRunner runner(r, tensors, 4, IntArrayFromInts(with_bias ? inputs_with_bias : inputs_without),
+                                         IntArrayFromInts(outputs), &params);
+      return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+    };
+    memset(want, 0, static_cast<size_t>(out_n));
+    memset(got, 1, static_cast<size_t>(out_n));
+    if (!run(tflite::Register_DEPTHWISE_CONV_2D(), want)) continue;  // TFLM rejects it (counted below)
+    if (!run(embbert::Register_DEPTHWISE_CONV_2D(), got) || memcmp(want, got, static_cast<size_t>(out_n)) != 0) {
+      printf("FAIL DEPTHWISE_CONV_2D case %d: in %dx%dx%d, kernel %dx%d, stride %d, dilation %d, padding %d, "
+             "multiplier %d\n", c, height, width, channels, kh, kw, params.stride_width,
+             params.dilation_width_factor, params.padding, params.depth_multiplier);
+      return 1;
+    }
+    ++checked;
+    ours += params.padding == kTfLitePaddingValid && params.stride_width == 1 && params.dilation_width_factor == 1 &&
+            params.depth_multiplier == 1;
+  }
+  printf("PASS DEPTHWISE_CONV_2D: %d of %d random cases (%d ours: stride 1, no padding) bit-exact with TFLM's "
+         "kernel\n", checked, cases, ours);
+  return checked == cases && ours > 0 ? 0 : 1;
 }
 
 int TestBatchMatMul(int cases, std::mt19937* rng) {
@@ -306,7 +419,7 @@ int TestBatchMatMul(int cases, std::mt19937* rng) {
     rhs_dims[rank] = adj_y ? depth : cols;
     out_dims[rank - 1] = rows;
     out_dims[rank] = cols;
-    int8_t lhs[1024], rhs[1024], want[1024], got[1024];
+    static int8_t lhs[2048], rhs[2048], want[2048], got[2048];  // up to 9 batches of 17 x 9
     for (int i = 0; i < lhs_n; ++i) lhs[i] = static_cast<int8_t>(uniform(-128, 127));
     for (int i = 0; i < rhs_n; ++i) rhs[i] = static_cast<int8_t>(uniform(-128, 127));
     const float lhs_scale = std::uniform_real_distribution<float>(0.001f, 0.1f)(*rng);
@@ -329,7 +442,7 @@ int TestBatchMatMul(int cases, std::mt19937* rng) {
     }
     ++checked;
   }
-  printf("PASS BATCH_MATMUL: %d of %d random cases bit-exact with TFLM's reference kernel\n", checked, cases);
+  printf("PASS BATCH_MATMUL: %d of %d random cases bit-exact with TFLM's kernel\n", checked, cases);
   return checked == cases ? 0 : 1;
 }
 
@@ -338,10 +451,12 @@ int TestBatchMatMul(int cases, std::mt19937* rng) {
 int main(int argc, char** argv) {
   const int cases = argc > 1 ? atoi(argv[1]) : 500;
   std::mt19937 rng(20261204);
-  int failed = TestLogistic(cases, &rng);
+  int failed = TestRescale(cases, &rng);
+  failed |= TestLogistic(cases, &rng);
   failed |= TestMul(cases, &rng);
   failed |= TestAddSub(/*sub=*/false, cases, &rng);
   failed |= TestAddSub(/*sub=*/true, cases, &rng);
   failed |= TestMean(cases, &rng);
+  failed |= TestDepthwise(cases, &rng);
   return TestBatchMatMul(cases, &rng) | failed;
 }
