@@ -319,6 +319,15 @@ int TestMean(int cases, std::mt19937* rng) {
 // DEPTHWISE_CONV_2D on random shapes: per-channel weights, with and without bias, fused activations; a
 // stride, dilation, SAME padding or depth multiplier of 2 now and then (TFLM's kernel, through ours).
 int TestDepthwise(int cases, std::mt19937* rng) {
+#if defined(CMSIS_NN) && defined(__ARM_FEATURE_MVE)
+  // There CMSIS-NN's vector kernel runs the convolutions, and it differs from TFLM's reference kernel on
+  // some shapes (found here: 10 channels, a 22-tap window; ours matches the reference), so it cannot judge
+  // ours.
+  (void)cases;
+  (void)rng;
+  printf("SKIP DEPTHWISE_CONV_2D: ours is not registered on cores with a vector extension\n");
+  return 0;
+#endif
   using tflite::testing::CreatePerChannelQuantizedBiasTensor;
   using tflite::testing::CreateQuantizedTensor;
   using tflite::testing::CreateSymmetricPerChannelQuantizedTensor;
