@@ -72,6 +72,22 @@ def build(project, build_dir, tree_dir, target, own=True):
     return kept
 
 
+# Our kernels' sources (tflm_app/src/): their tables and sums live on the stack during their Eval.
+KERNEL_SOURCES = ("add_sub.cc", "batch_matmul.cc", "depthwise_conv.cc", "logistic_table.cc", "mean_last_axis.cc",
+                  "mul_broadcast.cc")
+
+
+def kernel_stack(build_dir):
+    """The largest stack frame (bytes, GCC's -fstack-usage) of each of our kernel sources in that build."""
+    frames = {}
+    for source in KERNEL_SOURCES:
+        su = os.path.join(build_dir, "CMakeFiles", "embbert.dir", "src", source + ".su")
+        if os.path.exists(su):
+            with open(su) as f:
+                frames[source] = max((int(line.split("\t")[1]) for line in f if line.strip()), default=0)
+    return frames
+
+
 def raw_outputs(stdout):
     return np.array([[int(v) for v in line.split("\t")[0].split()] for line in stdout.strip().splitlines()])
 
@@ -163,6 +179,8 @@ def bench_model(model_dir, work, sentences):
                                   "min_arena_bytes": int(found[-1]) if found and found[-1].isdigit() else None,
                                   "instructions_by_op": by_op(run.tflite(), per_op),
                                   **size(elf)}
+        if own:
+            result["boards"][name]["kernel_stack_bytes"] = kernel_stack(os.path.join(work, f"build_{var}"))
         if result["boards"][name]["min_arena_bytes"]:
             result["boards"][name]["model_plus_min_arena_bytes"] = (export["model_bytes"]
                                                                     + result["boards"][name]["min_arena_bytes"])
@@ -204,6 +222,13 @@ def markdown(results):
                 memory = f"{arena:,} | **{b['model_plus_min_arena_bytes']:,}**" if arena else "– | –"
                 lines.append(f"| {name} | {b['kernels']} | {b['instructions_per_invoke']:,} | {b['flash']:,} | "
                              f"{b['ram']:,} | {memory} | {b['bit_exact_with_python_tflm']} |")
+        for name, b in r["boards"].items():
+            without = r["boards"].get(name.replace(" + ours", ""), {})
+            if b.get("kernel_stack_bytes") and "flash" in without:
+                lines.append(f"\n{name}: our kernels take {b['flash'] - without['flash']:+,} B of flash; their "
+                             "tables and sums live on the stack during their Eval only (no arena, no static RAM), "
+                             "largest frame per source: " + ", ".join(
+                                 f"{source} {n:,} B" for source, n in b["kernel_stack_bytes"].items()) + ".")
         boards = [(n, b) for n, b in r["boards"].items() if b.get("instructions_by_op")]
         if boards:
             ops = list(boards[0][1]["instructions_by_op"])
