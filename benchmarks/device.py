@@ -73,8 +73,8 @@ def build(project, build_dir, tree_dir, target, own=True):
 
 
 # Our kernels' sources (tflm_app/src/): their tables and sums live on the stack during their Eval.
-KERNEL_SOURCES = ("add_sub.cc", "batch_matmul.cc", "depthwise_conv.cc", "logistic_table.cc", "mean_last_axis.cc",
-                  "mul_broadcast.cc")
+KERNEL_SOURCES = ("add_sub.cc", "batch_matmul.cc", "depthwise_conv.cc", "fully_connected.cc", "logistic_table.cc",
+                  "mean_last_axis.cc", "mul_broadcast.cc")
 
 
 def kernel_stack(build_dir):

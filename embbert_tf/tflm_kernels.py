@@ -65,7 +65,8 @@ RESOLVER_METHODS.update(
 # rescaling up in a table too; MUL runs the model's broadcasts through an elementwise loop (CMSIS-NN's
 # vector one where the build has it); MEAN sums rows in a plain loop, except on the Arduino port, whose
 # older TFLM rescales the mean differently; DEPTHWISE_CONV_2D reads its windows in place with the DSP
-# extension, except on cores with a vector extension (M55), where CMSIS-NN's is faster. BATCH_MATMUL is ours only where TFLM lacks it, the Arduino
+# extension, except on cores with a vector extension (M55), where CMSIS-NN's is faster; FULLY_CONNECTED with a
+# 2-D output takes TFLM's own 1x1-convolution path on CMSIS-NN builds for such cores. BATCH_MATMUL is ours only where TFLM lacks it, the Arduino
 # port: elsewhere TFLM's (CMSIS-NN's on Arm) is as fast or faster.
 ARDUINO_PORT = "defined(ARDUINO) || defined(EMBBERT_ARDUINO_PORT)"
 OURS = "!defined(EMBBERT_TFLM_KERNELS)"
@@ -77,6 +78,8 @@ OWN_KERNELS = {
     "MEAN": ("Register_MEAN", "tflite::ParseReducer", f"{OURS} && !({ARDUINO_PORT})"),
     "DEPTHWISE_CONV_2D": ("Register_DEPTHWISE_CONV_2D", "tflite::ParseDepthwiseConv2D",
                           f"{OURS} && !defined(__ARM_FEATURE_MVE)"),
+    "FULLY_CONNECTED": ("Register_FULLY_CONNECTED", "tflite::ParseFullyConnected",
+                        f"{OURS} && defined(CMSIS_NN) && !defined(__ARM_FEATURE_MVE) && !({ARDUINO_PORT})"),
     "BATCH_MATMUL": ("Register_BATCH_MATMUL", "ParseBatchMatMul", ARDUINO_PORT),
 }
 

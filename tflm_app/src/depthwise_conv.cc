@@ -52,8 +52,12 @@ struct Conv {
     memcpy(&v, p, 4);  // one (unaligned-capable) 32-bit load on the Cortex-M
     return v;
   }
-  static int32_t Lanes02(uint32_t v) { return __sxtb16(v); }                     // int8 lanes 0, 2 as 16 bits
-  static int32_t Lanes13(uint32_t v) { return __sxtb16((v >> 8) | (v << 24)); }  // lanes 1, 3
+  static int32_t Lanes02(uint32_t v) { return __sxtb16(v); }  // int8 lanes 0, 2 as 16 bits
+  static int32_t Lanes13(uint32_t v) {                          // lanes 1, 3: the rotation folded in
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+  }
 
   // Outputs (y, x) and (y, x + 1), channels [c, c + 4): each tap's weights serve both outputs, and each
   // input word serves output x + 1 at tap k and output x at tap k + 1.

@@ -1,5 +1,5 @@
 // embbert::MixedOpResolver: TFLM's own kernels for the model's ops, plus kernels of our own (add_sub.h,
-// batch_matmul.h, depthwise_conv.h, logistic_table.h, mean_last_axis.h, mul_broadcast.h).
+// batch_matmul.h, depthwise_conv.h, fully_connected.h, logistic_table.h, mean_last_axis.h, mul_broadcast.h).
 //
 // TFLM's MicroMutableOpResolver cannot take a builtin kernel from outside TFLM (its AddBuiltin is
 // private), so this resolver answers for our kernels first and asks TFLM's for every other op. It
@@ -13,6 +13,7 @@
 #include "add_sub.h"
 #include "batch_matmul.h"
 #include "depthwise_conv.h"
+#include "fully_connected.h"
 #include "logistic_table.h"
 #include "mean_last_axis.h"
 #include "mul_broadcast.h"

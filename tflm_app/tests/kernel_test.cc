@@ -4,7 +4,8 @@
 // per-block scalar repeated over the other operand, either order, same shapes, and shapes they leave to
 // TFLM; ADD and SUB also with fused activations, below and above the size where tables pay); MEAN over
 // the last axis and others, with and without keep_dims; DEPTHWISE_CONV_2D on random shapes (and strides,
-// dilations, padding and depth multipliers it leaves to TFLM); BATCH_MATMUL on random shapes (transposed
+// dilations, padding and depth multipliers it leaves to TFLM); FULLY_CONNECTED with 2-D and 3-D outputs,
+// with and without bias; BATCH_MATMUL on random shapes (transposed
 // operands, broadcast batch dimensions); random quantization parameters throughout. And our written-out
 // fixed-point rescaling (rescale.h) against TFLM's function on random and edge values.
 //
@@ -21,6 +22,7 @@
 #include "add_sub.h"
 #include "batch_matmul.h"
 #include "depthwise_conv.h"
+#include "fully_connected.h"
 #include "logistic_table.h"
 #include "mean_last_axis.h"
 #include "rescale.h"
@@ -404,6 +406,60 @@ int TestDepthwise(int cases, std::mt19937* rng) {
   return checked == cases && ours > 0 ? 0 : 1;
 }
 
+// FULLY_CONNECTED on random shapes: 2-D outputs of several rows (ours on CMSIS-NN builds without a vector
+// extension), 3-D outputs and depths that are not a multiple of 4 (TFLM's kernel, through ours).
+int TestFullyConnected(int cases, std::mt19937* rng) {
+  using tflite::testing::CreateQuantizedTensor;
+  using tflite::testing::CreateTensor;
+  using tflite::testing::IntArrayFromInts;
+  auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
+  auto real = [rng](float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(*rng); };
+  static int8_t in[16 * 48], filter[40 * 48], want[16 * 40], got[16 * 40];
+  static int32_t bias[40];
+  int checked = 0;
+  for (int c = 0; c < cases; ++c) {
+    const int rows = uniform(1, 16), depth = uniform(0, 3) ? 4 * uniform(1, 12) : uniform(1, 48);
+    const int units = uniform(1, 40);
+    const bool rank3 = uniform(0, 3) == 0, with_bias = uniform(0, 3) != 0;
+    for (int i = 0; i < rows * depth; ++i) in[i] = static_cast<int8_t>(uniform(-128, 127));
+    for (int i = 0; i < units * depth; ++i) filter[i] = static_cast<int8_t>(uniform(-127, 127));
+    for (int i = 0; i < units; ++i) bias[i] = uniform(-20000, 20000);
+    const float in_scale = real(0.005f, 0.05f), filter_scale = real(0.002f, 0.02f);
+    const float out_scale = in_scale * filter_scale * std::sqrt(static_cast<float>(depth)) * 64.0f * real(0.1f, 2.0f);
+    const int in_zero = uniform(-128, 127), out_zero = uniform(-128, 127);
+    int in_dims[] = {3, 1, rows, depth}, filter_dims[] = {2, units, depth}, bias_dims[] = {1, units};
+    int out2[] = {2, rows, units}, out3[] = {3, 1, rows, units};
+    TfLiteTensor tensors[4] = {
+        CreateQuantizedTensor(in, IntArrayFromInts(in_dims), in_scale, in_zero),
+        CreateQuantizedTensor(filter, IntArrayFromInts(filter_dims), filter_scale, 0),
+        CreateTensor(bias, IntArrayFromInts(bias_dims)),
+        {},
+    };
+    tensors[2].params.scale = in_scale * filter_scale;
+    TfLiteFullyConnectedParams params = {};
+    params.activation = uniform(0, 2) ? kTfLiteActNone : kTfLiteActRelu;
+    params.keep_num_dims = rank3;
+    auto run = [&](const TFLMRegistration& r, int8_t* out) {
+      tensors[3] = CreateQuantizedTensor(out, IntArrayFromInts(rank3 ? out3 : out2), out_scale, out_zero);
+      int with[] = {3, 0, 1, 2}, without[] = {3, 0, 1, -1}, outputs[] = {1, 3};
+      tflite::micro::KernelRunner runner(r, tensors, 4, IntArrayFromInts(with_bias ? with : without),
+                                         IntArrayFromInts(outputs), &params);
+      return runner.InitAndPrepare() == kTfLiteOk && runner.Invoke() == kTfLiteOk;
+    };
+    memset(want, 0, sizeof(want));
+    memset(got, 1, sizeof(got));
+    if (!run(tflite::Register_FULLY_CONNECTED(), want)) continue;  // TFLM rejects it (counted below)
+    if (!run(embbert::Register_FULLY_CONNECTED(), got) || memcmp(want, got, static_cast<size_t>(rows * units)) != 0) {
+      printf("FAIL FULLY_CONNECTED case %d: %d rows x %d deep x %d units, rank %d, bias %d\n", c, rows, depth, units,
+             rank3 ? 3 : 2, with_bias);
+      return 1;
+    }
+    ++checked;
+  }
+  printf("PASS FULLY_CONNECTED: %d of %d random cases bit-exact with TFLM's kernel\n", checked, cases);
+  return checked == cases ? 0 : 1;
+}
+
 int TestBatchMatMul(int cases, std::mt19937* rng) {
   auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
   int checked = 0;
@@ -467,5 +523,6 @@ int main(int argc, char** argv) {
   failed |= TestAddSub(/*sub=*/true, cases, &rng);
   failed |= TestMean(cases, &rng);
   failed |= TestDepthwise(cases, &rng);
+  failed |= TestFullyConnected(cases, &rng);
   return TestBatchMatMul(cases, &rng) | failed;
 }
