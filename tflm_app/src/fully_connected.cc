@@ -7,10 +7,15 @@
 #include "Include/arm_nnfunctions.h"
 #endif
 
+// Ours differs from TFLM's on CMSIS-NN builds for cores without a vector extension, on a current TFLM
+// (the Arduino port's older one has other fields; tflm_kernels.py registers ours only off the port).
+#if defined(CMSIS_NN) && !defined(ARM_MATH_MVEI) && !defined(USE_TFLM_COMPRESSION) && !defined(ARDUINO) && \
+    !defined(EMBBERT_ARDUINO_PORT)
+#define EMBBERT_FC_AS_CONV_1X1
+#endif
+
 namespace embbert {
 namespace {
-
-constexpr int kMaxOutputDepth = 256;  // the rescaling per channel lives on the stack: 8 bytes a channel
 
 void* Init(TfLiteContext* context, const char* buffer, size_t length) {  // TFLM's, so its OpData and arena
   return tflite::Register_FULLY_CONNECTED().init(context, buffer, length);
@@ -20,7 +25,9 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   return tflite::Register_FULLY_CONNECTED().prepare(context, node);
 }
 
-#if defined(CMSIS_NN) && !defined(ARM_MATH_MVEI)
+#if defined(EMBBERT_FC_AS_CONV_1X1)
+constexpr int kMaxOutputDepth = 256;  // the rescaling per channel lives on the stack: 8 bytes a channel
+
 // The case TFLM's CMSIS-NN kernel runs row by row: int8, a 2-D output of several rows, per-tensor
 // weights, a depth that is a multiple of 4. Runs it as TFLM's kernel runs a 3-D output; false otherwise.
 bool AsConv1x1(TfLiteNode* node, const TfLiteEvalTensor* input, const TfLiteEvalTensor* filter,
@@ -61,7 +68,7 @@ bool AsConv1x1(TfLiteNode* node, const TfLiteEvalTensor* input, const TfLiteEval
 #endif
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
-#if defined(CMSIS_NN) && !defined(ARM_MATH_MVEI) && !defined(USE_TFLM_COMPRESSION)
+#if defined(EMBBERT_FC_AS_CONV_1X1)
   const TfLiteEvalTensor* bias = node->inputs->size == 3 && node->inputs->data[2] >= 0
                                      ? tflite::micro::GetEvalInput(context, node, 2)
                                      : nullptr;
