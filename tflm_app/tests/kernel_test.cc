@@ -144,6 +144,23 @@ bool RunMul(const TFLMRegistration& registration, int* a_dims, const int8_t* a, 
                    out_scale, out_zero);
 }
 
+// The dims ({rank, dims...}) of an operand repeated over `out_dims` by broadcast `kind`: 0 a trailing row
+// (dims from `split` on), 1 a per-block scalar (dims up to `split`), 2 a scalar, 3 any mix of 1s, 4 the
+// same shape. Returns its element count.
+int RepeatedDims(int kind, int split, const int* out_dims, int* small_dims, std::mt19937* rng) {
+  int n = 1;
+  for (int i = 1; i <= out_dims[0]; ++i) {
+    int d = out_dims[i];
+    if (kind == 0) d = i > split - 1 ? out_dims[i] : 1;
+    if (kind == 1) d = i <= split ? out_dims[i] : 1;
+    if (kind == 2) d = 1;
+    if (kind == 3) d = std::uniform_int_distribution<int>(0, 1)(*rng) ? out_dims[i] : 1;
+    small_dims[i] = d;
+    n *= d;
+  }
+  return n;
+}
+
 int TestMul(int cases, std::mt19937* rng) {
   auto uniform = [rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(*rng); };
   int checked = 0;
@@ -154,16 +171,8 @@ int TestMul(int cases, std::mt19937* rng) {
     // The other operand: a trailing row, a per-block scalar over the leading dims, a scalar, or any
     // mix of 1s (which TFLM's kernel runs, through ours).
     const int kind = uniform(0, 3), split = uniform(1, rank);
-    int small_rank = rank, small_n = 1;
-    for (int i = 1; i <= rank; ++i) {
-      int d = out_dims[i];
-      if (kind == 0) d = i > split - 1 ? out_dims[i] : 1;
-      if (kind == 1) d = i <= split ? out_dims[i] : 1;
-      if (kind == 2) d = 1;
-      if (kind == 3) d = uniform(0, 1) ? out_dims[i] : 1;
-      small_dims[i] = d;
-      small_n *= d;
-    }
+    int small_rank = rank;
+    const int small_n = RepeatedDims(kind, split, out_dims, small_dims, rng);
     if (kind == 0 && uniform(0, 1)) {  // a row given without its leading 1s, as the model's (128,) gain
       small_rank = rank - (split - 1);
       for (int i = 1; i <= small_rank; ++i) small_dims[i] = small_dims[i + split - 1];
@@ -209,16 +218,7 @@ int TestAddSub(bool sub, int cases, std::mt19937* rng) {
     int out_dims[5] = {rank}, small_dims[5] = {rank}, full_dims[5] = {rank}, out_n = 1;
     for (int i = 1; i <= rank; ++i) out_n *= (out_dims[i] = uniform(1, largest));
     const int kind = uniform(0, 4), split = uniform(1, rank);
-    int small_n = 1;
-    for (int i = 1; i <= rank; ++i) {
-      int d = out_dims[i];
-      if (kind == 0) d = i > split - 1 ? out_dims[i] : 1;
-      if (kind == 1) d = i <= split ? out_dims[i] : 1;
-      if (kind == 2) d = 1;
-      if (kind == 3) d = uniform(0, 1) ? out_dims[i] : 1;
-      small_dims[i] = d;
-      small_n *= d;
-    }
+    const int small_n = RepeatedDims(kind, split, out_dims, small_dims, rng);
     // The full operand as the output, or without a leading 1 (the model's (64, 128) - (1, 64, 128)).
     memcpy(full_dims, out_dims, sizeof(out_dims));
     if (rank > 1 && out_dims[1] == 1 && uniform(0, 1)) {
