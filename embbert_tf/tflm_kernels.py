@@ -65,9 +65,10 @@ RESOLVER_METHODS.update(
 # rescaling up in a table too; MUL runs the model's broadcasts through an elementwise loop (CMSIS-NN's
 # vector one where the build has it); MEAN sums rows in a plain loop, except on the Arduino port, whose
 # older TFLM rescales the mean differently; DEPTHWISE_CONV_2D reads its windows in place with the DSP
-# extension, except on cores with a vector extension (M55), where CMSIS-NN's is faster; FULLY_CONNECTED with a
-# 2-D output takes TFLM's own 1x1-convolution path on CMSIS-NN builds for such cores. BATCH_MATMUL is ours only where TFLM lacks it, the Arduino
-# port: elsewhere TFLM's (CMSIS-NN's on Arm) is as fast or faster.
+# extension, except on cores with a vector extension (M55), where CMSIS-NN's is faster; FULLY_CONNECTED
+# with a 2-D output takes TFLM's own 1x1-convolution path on CMSIS-NN builds for such cores. BATCH_MATMUL
+# is ours only where TFLM lacks it, the Arduino port: elsewhere TFLM's (CMSIS-NN's on Arm) is as fast or
+# faster.
 ARDUINO_PORT = "defined(ARDUINO) || defined(EMBBERT_ARDUINO_PORT)"
 OURS = "!defined(EMBBERT_TFLM_KERNELS)"
 OWN_KERNELS = {

@@ -127,7 +127,7 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   const auto* data = static_cast<const tflite::OpDataConv*>(node->user_data);
   const TfLiteEvalTensor* input = tflite::micro::GetEvalInput(context, node, 0);
   const TfLiteEvalTensor* filter = tflite::micro::GetEvalInput(context, node, 1);
-  const TfLiteEvalTensor* bias = node->inputs->size == 3 ? tflite::micro::GetEvalInput(context, node, 2) : nullptr;
+  const TfLiteEvalTensor* bias = tflite::micro::GetEvalInput(context, node, 2);  // nullptr when there is none
   TfLiteEvalTensor* output = tflite::micro::GetEvalOutput(context, node, 0);
   const TfLiteIntArray* in = input->dims;
   const TfLiteIntArray* k = filter->dims;

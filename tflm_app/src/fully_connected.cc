@@ -69,11 +69,9 @@ bool AsConv1x1(TfLiteNode* node, const TfLiteEvalTensor* input, const TfLiteEval
 
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
 #if defined(EMBBERT_FC_AS_CONV_1X1)
-  const TfLiteEvalTensor* bias = node->inputs->size == 3 && node->inputs->data[2] >= 0
-                                     ? tflite::micro::GetEvalInput(context, node, 2)
-                                     : nullptr;
   if (AsConv1x1(node, tflite::micro::GetEvalInput(context, node, 0), tflite::micro::GetEvalInput(context, node, 1),
-                bias, tflite::micro::GetEvalOutput(context, node, 0))) {
+                tflite::micro::GetEvalInput(context, node, 2),  // the bias, nullptr when there is none
+                tflite::micro::GetEvalOutput(context, node, 0))) {
     return kTfLiteOk;
   }
 #endif
