@@ -41,8 +41,8 @@ def main(argv):
     reports = {}
     for name, task in (("built-in nlu", "nlu"), ("folder", folder)):
         out = os.path.join(work, name.replace(" ", "_"))
-        cmd = [sys.executable, "-m", "pipelines.full", "--task", task, "--config", FLAGS.config, "--epochs",
-               str(FLAGS.epochs), "--seed", str(FLAGS.seed), "--data_dir", data_dir, "--output_dir", out,
+        cmd = [sys.executable, "-m", "pipelines.full", "--task", task, "--recipe", "scratch", "--config", FLAGS.config,
+               "--epochs", str(FLAGS.epochs), "--seed", str(FLAGS.seed), "--data_dir", data_dir, "--output_dir", out,
                "--qat_epochs", "0", "--measure_l256=false", "--arduino=none"]
         print("[own_data]", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, cwd=ROOT)

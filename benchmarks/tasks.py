@@ -30,7 +30,7 @@ flags.DEFINE_string("label", "default", "Name of this configuration (ablations g
 flags.DEFINE_multi_string("extra", [], "Extra flags for pipelines.full, e.g. --extra=--nsp=false.")
 flags.DEFINE_string("results_dir", "benchmarks/results", "Where the table goes.")
 flags.DEFINE_boolean("table_only", False, "Only rebuild the table from finished runs.")
-flags.DEFINE_enum("program", "full", ["full", "distill"], "pipelines.full (trained on the task's labels) or "
+flags.DEFINE_enum("program", "full", ["full", "distill"], "pipelines.full --recipe scratch (trained on the task's labels) or "
                   "pipelines.distill (trained on a teacher's logits over a transfer set).")
 
 # Spec §6: the authors' result files (mean over their runs), in %. GLUE metric per task as in spec §4.4.
@@ -239,6 +239,8 @@ def main(argv):
                 if FLAGS.program == "distill":  # seeds are the student's; all learn from seed 0's teacher
                     seeds = ["--seed", "0", "--student_seed", seed]
                     share_teacher(run_dir(FLAGS.label, task, "0"), out)
+                if FLAGS.program == "full":  # the table of models trained on the labels alone
+                    seeds += ["--recipe", "scratch"]
                 cmd = [sys.executable, "-m", f"pipelines.{FLAGS.program}", "--task", task, *seeds, "--output_dir", out,
                        "--measure_l256=false", *resume, *FLAGS.extra]
                 print("[tasks]", " ".join(cmd), flush=True)

@@ -132,7 +132,8 @@ class StudentSettings:
         sequence_length: tokens per input; None: what 99.9 % of the training texts need.
         epochs, patience: at most `epochs` over the transfer set; stop after `patience` without a better
             selection score.
-        batch_size, learning_rate (constant), weight_decay: AdamW training on length buckets.
+        batch_size, learning_rate, lr_schedule ("constant" or "cosine": warm-up, then decay to 0 over
+            `epochs`), weight_decay: AdamW training on length buckets.
         gold_weight: weight of the gold-label loss beside the MSE to the teacher's logits (Tang et al.: 0).
         init_embeddings: "random", or "teacher" (the teacher's WordPiece embeddings averaged over each of our
             tokens' pieces, PCA to the table's width; `teacher_dir` names the teacher, default the installed one).
@@ -148,6 +149,7 @@ class StudentSettings:
     patience: int = 3
     batch_size: int = 256
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     weight_decay: float = 0.05
     gold_weight: float = 0.0
     init_embeddings: str = "random"
@@ -189,7 +191,7 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
     info = run_info(task, config, task_data, sequence_length=length, seed=s.seed, student_seed=student_seed,
                     vocab_size=tokenizer.vocab_size,
                     training={"epochs": s.epochs, "patience": s.patience, "batch_size": s.batch_size,
-                              "learning_rate": s.learning_rate, "lr_schedule": "constant",
+                              "learning_rate": s.learning_rate, "lr_schedule": s.lr_schedule,
                               "weight_decay": s.weight_decay, "optimizer": "AdamW",
                               "vocab_seconds": round(vocab_seconds, 1),
                               "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
@@ -205,7 +207,9 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
         embedder = model.get_layer("embedder")
         embedder.token_table.assign(np.pad(table, ((0, config.vocab_size - len(table)), (0, 0))))
         print("[distill] token table initialised from the teacher's WordPiece embeddings")
-    model.compile(optimizer=train.make_optimizer(s.learning_rate, s.weight_decay),
+    steps = s.epochs * -(-len(ids) // s.batch_size)  # bucketed_dataset's batches: ceil(n / batch) an epoch
+    model.compile(optimizer=train.make_optimizer(train.learning_rate_schedule(s.learning_rate, s.lr_schedule, steps),
+                                                 s.weight_decay),
                   loss=DistillationLoss(task.num_classes, s.gold_weight))
     float_dir = os.path.join(output_dir, artifacts.FLOAT_DIR)
     done = len(train.read_history(float_dir)) if s.resume and train.has_backup(float_dir) else 0

@@ -89,7 +89,7 @@ def learned_nothing(r: dict) -> str | None:
     10 points below the TF-IDF baseline on the reported split), with the likely cause and the fix; else None."""
     metric, ev = r["metric"], r["evaluation"]
     fix = ("likely too few epochs or training examples; train longer (--epochs, --patience 0), on more "
-           "data, or distil a pre-trained teacher into it (pipelines.distill)")
+           "data, or distil a pre-trained teacher into it (pipelines.full --recipe distill-fast)")
     classes = ev.get("float_predicted_classes")
     if classes is not None and len(classes) == 1:
         names = r.get("classes") or []
@@ -117,6 +117,13 @@ def _qat_line(q: dict) -> str:
     return line
 
 
+def _recipe_line(recipe: dict | None) -> str:
+    if not recipe:
+        return ""
+    how = "distilled from a teacher" if recipe["train"] == "distill" else "fine-tuned on the labels"
+    return f" Recipe `{recipe['name']}`: {how}" + "".join(f", --{k}={v}" for k, v in recipe["flags"].items()) + "."
+
+
 def markdown(r: dict) -> str:
     metric, ev = r["metric"], r["evaluation"]
     q = r.get("quantize", {})
@@ -128,7 +135,8 @@ def markdown(r: dict) -> str:
         + f", sequence length {r['sequence_length']}, {r['model']['num_layers']} layers, "
         f"d={r['model']['hidden']}, vocabulary {r['vocab_size']}. Evaluated on the **{ev['split']}** split "
         f"({ev['n']} examples, {ev['source']})."
-        + (f" Classes: {', '.join(r['classes'])}." if r.get("classes") else ""),
+        + (f" Classes: {', '.join(r['classes'])}." if r.get("classes") else "")
+        + _recipe_line(r.get("recipe")),
         "",
         *([f"**Warning: {r['warning']}.**", ""] if r.get("warning") else []),
         "## Accuracy",

@@ -111,8 +111,12 @@ def cached_transfer_set(directory: str, recipe: dict) -> TransferSet | None:
 def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = None, seed: int = 0,
                   teacher_dir: str | None = None, length: int = 128, epochs: int = 3, batch_size: int = 32,
                   learning_rate: float = 5e-5, copies: int = 20, pairings: bool = True, in_domain: int = 0,
-                  train_limit: int | None = None, label_batch_size: int = 256, verbose: int = 1) -> dict:
+                  train_limit: int | None = None, label_batch_size: int = 256, examples: int | None = None,
+                  verbose: int = 1) -> dict:
     """Fine-tune the teacher on the task, build the transfer set and label it; resumable stage by stage.
+
+    `examples` fine-tunes the teacher on a seeded sample of that many training texts (default all); the
+    transfer set is built from all of them either way.
 
     Writes <output_dir>/teacher/result.json (the teacher's scores on the selection and reported splits,
     costs) and returns it; the logits are in <output_dir>/teacher/logits/.
@@ -147,6 +151,9 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
     model = teacher.build_teacher(config, task.num_classes)
     teacher.load_pretrained(model, source)
     labels = np.asarray(task_data.train.labels, np.float32 if regression else np.int64)
+    if examples and examples < len(labels):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:examples])
+        train_ids, train_seg, labels = train_ids[keep], train_seg[keep], labels[keep]
     fit_path = os.path.join(tdir, "finetune.json")
     if os.path.exists(fit_path):  # fine-tuned before an interruption: keep it
         model.load_weights(os.path.join(tdir, "teacher.weights.h5"))
@@ -156,6 +163,7 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
         fit = teacher.finetune(model, (train_ids, train_seg, labels), (sel_ids, sel_seg, task_data.validation.labels),
                                directory=tdir, metric=task.metric, regression=regression, epochs=epochs,
                                batch_size=batch_size, learning_rate=learning_rate, seed=seed, verbose=verbose)
+        fit["examples"] = len(labels)
         with open(fit_path, "w") as f:
             json.dump(fit, f, indent=2, default=float)
     ev_ids, ev_seg, ev_len = encode(task_data.evaluation)

@@ -1,6 +1,7 @@
 """What the programs share: their flags (common ones, and groups a program adds with define_*_flags), the
-settings objects built from them, the stages' shared tail (`finish`), and the wrapper that turns bad input
-into one line and exit code 2. Nothing here trains or measures: that is the library's (embbert_tf)."""
+settings objects built from them, the training stages (`finetune_stage`, `distill_stage`, and `apply_recipe`,
+which picks one for pipelines.full) and their shared tail (`finish`), and the wrapper that turns bad input
+into one line and exit code 2. Nothing here trains or measures by itself: it calls the library (embbert_tf)."""
 from __future__ import annotations
 
 import os
@@ -114,6 +115,8 @@ def define_teacher_flags() -> None:
                         "package.")
     flags.DEFINE_integer("teacher_length", 128, "The teacher's sequence length (long texts keep head and tail).")
     flags.DEFINE_integer("teacher_epochs", 3, "Teacher fine-tuning epochs; the best on the selection split is kept.")
+    flags.DEFINE_integer("teacher_examples", None, "Fine-tune the teacher on a seeded sample of this many training "
+                         "texts (default: all); the transfer set still holds them all.")
     flags.DEFINE_float("teacher_learning_rate", 5e-5, "Teacher AdamW peak learning rate.")
     flags.DEFINE_integer("teacher_batch_size", 32, "Teacher fine-tuning batch size.")
     flags.DEFINE_integer("augment_copies", 20, "Augmented draws per training text in the transfer set (Tang et al.).")
@@ -122,6 +125,42 @@ def define_teacher_flags() -> None:
     flags.DEFINE_integer("in_domain", 0, "Unlabelled in-domain sentences added to the transfer set, where the task "
                          "has a source (SST-2: IMDb training reviews).")
     flags.DEFINE_integer("label_batch_size", 256, "Batch size for labelling the transfer set.")
+
+
+def define_student_flags() -> None:
+    """The distillation student (pipelines.distill, and pipelines.full's distilling recipes)."""
+    if "student_epochs" in FLAGS:
+        return
+    flags.DEFINE_integer("student_epochs", 10, "Student epochs over the transfer set (at most, with --patience).")
+    flags.DEFINE_integer("student_batch_size", 256, "Student batch size (batches are length buckets).")
+    flags.DEFINE_float("student_learning_rate", 1e-3, "Student AdamW peak learning rate.")
+    flags.DEFINE_enum("student_lr_schedule", "constant", ["constant", "cosine"], "Student learning rate: constant, "
+                      "or linear warm-up then cosine decay to 0 over --student_epochs.")
+    flags.DEFINE_integer("student_seed", None, "Seed of the student's initialisation and batch order (default: "
+                         "--seed, which also fixes the selection split and the transfer set, so seeds share one "
+                         "teacher).")
+    flags.DEFINE_enum("init_embeddings", "random", ["random", "teacher"], "The student's token table: random, or "
+                      "the teacher's WordPiece embeddings averaged over each of our tokens' pieces, PCA to its width.")
+    flags.DEFINE_float("gold_weight", 0.0, "Weight of the gold-label loss beside the MSE to the teacher's logits, "
+                       "on the texts that have a gold label (Tang et al.: 0).")
+
+
+def apply_recipe(name: str) -> dict:
+    """Give the flags that --recipe NAME sets its values, where the command line did not give them; a flag that
+    only the other kind of training reads is an error. Returns the recipe (embbert_tf.recipes)."""
+    from embbert_tf import recipes
+
+    recipe = recipes.RECIPES[name]
+    kinds = {"finetune": "fine-tuning on the labels", "distill": "distilling from a teacher"}
+    for kind, names in recipes.TRAIN_FLAGS.items():
+        given = [f"--{n}" for n in names if kind != recipe["train"] and n in FLAGS and FLAGS[n].present]
+        if given:
+            others = " / ".join(r for r, v in recipes.RECIPES.items() if v["train"] == kind)
+            raise UserError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to {kinds[kind]} "
+                            f"(--recipe {others}), but --recipe {name} is {kinds[recipe['train']]}: drop "
+                            f"{'it' if len(given) == 1 else 'them'} or pick such a recipe")
+    _set_unless_given(recipe["flags"])
+    return recipe
 
 
 def finetune_settings():
@@ -155,7 +194,67 @@ def teacher_settings() -> dict:
     return dict(data_dir=F.data_dir, seed=F.seed, teacher_dir=F.teacher_dir, length=F.teacher_length,
                 epochs=F.teacher_epochs, batch_size=F.teacher_batch_size, learning_rate=F.teacher_learning_rate,
                 copies=F.augment_copies, pairings=F.pairings, in_domain=F.in_domain, train_limit=F.train_limit,
-                label_batch_size=F.label_batch_size)
+                label_batch_size=F.label_batch_size, examples=F.teacher_examples)
+
+
+def finetune_stage(out: str, task, timings: dict) -> None:
+    """Train the float model on the task's labels (define_training_flags), timing it into `timings`."""
+    import time
+
+    from embbert_tf import artifacts
+    from embbert_tf.finetune import train_classifier
+
+    started = time.time()
+    trained = artifacts.training_seconds(out) if FLAGS.resume else None
+    if trained is not None:
+        timings["finetune"] = trained  # a resumed run whose model was trained: what the training took, not 0
+    else:
+        train_classifier(out, task, finetune_settings(), data_dir=FLAGS.data_dir)
+        timings["finetune"] = round(time.time() - started, 1)
+
+
+def _set_unless_given(values: dict) -> None:
+    for flag, value in values.items():
+        if not FLAGS[flag].present:
+            FLAGS[flag].value = value
+
+
+def distill_stage(out: str, task, timings: dict, recipe: str | None = None) -> dict:
+    """Fine-tune the teacher, label the transfer set and train the student on its logits (define_teacher_flags,
+    define_student_flags), timing both into `timings`; returns the teacher's result for the report. A
+    `recipe` with a "scale" sizes the flags the command line did not give to the task (recipes.scaled_flags)."""
+    import time
+
+    from embbert_tf import artifacts, data, recipes, transfer
+
+    F = FLAGS
+    started = time.time()
+    train_examples = None
+    if recipe and recipes.RECIPES[recipe].get("scale"):
+        train_examples = len(data.load_task(task, F.data_dir, F.seed).train)
+        train_examples = min(train_examples, F.train_limit or train_examples)
+        _set_unless_given(recipes.scaled_flags(recipe, train_examples))
+    teacher = transfer.teacher_stage(task, out, **teacher_settings())
+    timings["teacher"] = round(time.time() - started, 1)
+    if train_examples:
+        _set_unless_given(recipes.scaled_flags(recipe, train_examples, teacher["transfer"]["examples"]))
+    started = time.time()
+    trained = artifacts.training_seconds(out) if F.resume else None
+    if trained is not None:
+        timings["student"] = trained
+    else:
+        from embbert_tf.distill import StudentSettings, train_student
+
+        settings = StudentSettings(
+            config=F.config, config_overrides=config_overrides(), seed=F.seed, student_seed=F.student_seed,
+            sequence_length=F.sequence_length, epochs=F.student_epochs, patience=F.patience,
+            batch_size=F.student_batch_size, learning_rate=F.student_learning_rate,
+            lr_schedule=F.student_lr_schedule, weight_decay=F.weight_decay,
+            gold_weight=F.gold_weight, init_embeddings=F.init_embeddings, teacher_dir=F.teacher_dir,
+            resume=F.resume)
+        train_student(out, task, settings, data_dir=F.data_dir)
+        timings["student"] = round(time.time() - started, 1)
+    return teacher
 
 
 def finish(out: str, timings: dict, extra: dict | None = None) -> dict:

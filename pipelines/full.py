@@ -1,40 +1,45 @@
 """Text to a trained, quantized, evaluated EmbBERT in one command.
 
     python -m pipelines.full --task sst2
+    python -m pipelines.full --task sst2 --recipe distill-fast   # distilled from a fine-tuned teacher
 
-Stages: fine-tune (float) -> quantize (PTQ and QAT, fully int8) -> evaluate on the TFLM reference, LiteRT
-and Keras -> memory accounting -> export (the TFLM C++ application in tflm_app/ and the Arduino library in
-arduino/) -> report.json / report.md / plots in --output_dir. With --resume, stages that finished are kept
-and an interrupted training continues from its last epoch.
+Stages: train the float model as --recipe says (embbert_tf/recipes.py: by default `scratch`, fine-tuned
+on the task's labels; `distill-fast` and `distill-full` distil the fine-tuned all-MiniLM-L6-v2 teacher
+into it, as pipelines.distill does) ->
+quantize (PTQ and QAT, fully int8) -> evaluate on the TFLM reference, LiteRT and Keras -> memory accounting
+-> export (the TFLM C++ application in tflm_app/ and the Arduino library in arduino/) -> report.json /
+report.md / plots in --output_dir. A flag given on the command line wins over the recipe's value. With
+--resume, stages that finished are kept and an interrupted training continues from its last epoch.
 """
 from __future__ import annotations
 
-import time
-
 from absl import flags
 
+from embbert_tf import recipes
 from pipelines import common
 
 FLAGS = flags.FLAGS
 common.define_training_flags()
+common.define_teacher_flags()
+common.define_student_flags()
 common.define_finish_flags()
+flags.DEFINE_enum("recipe", recipes.DEFAULT, list(recipes.RECIPES), "How the float model is trained: "
+                  + "; ".join(recipes.describe(name) for name in recipes.RECIPES) + ".")
 
 
 def main(argv):
-    from embbert_tf import artifacts
-    from embbert_tf.finetune import train_classifier
-
+    recipe = common.apply_recipe(FLAGS.recipe)
     out = common.output_dir()
     task = common.task()
     timings = {}
-    started = time.time()
-    trained = artifacts.training_seconds(out) if FLAGS.resume else None
-    if trained is not None:
-        timings["finetune"] = trained  # a resumed run whose model was trained: what the training took, not 0
+    extra = {}
+    if recipe["train"] == "finetune":
+        common.finetune_stage(out, task, timings)
     else:
-        train_classifier(out, task, common.finetune_settings(), data_dir=FLAGS.data_dir)
-        timings["finetune"] = round(time.time() - started, 1)
-    common.finish(out, timings)
+        extra["teacher"] = common.distill_stage(out, task, timings, FLAGS.recipe)
+    names = [*recipe["flags"], *recipes.scaled_flags(FLAGS.recipe, 1, 1)]  # the flags it sets, as run
+    extra["recipe"] = {"name": FLAGS.recipe, "train": recipe["train"], "flags": {k: FLAGS[k].value for k in names}}
+    common.finish(out, timings, extra=extra)
 
 
 if __name__ == "__main__":

@@ -45,9 +45,10 @@ def run_module(*args, check=True):
 
 @pytest.fixture(scope="session")
 def sst2_run(data_dir, tmp_path_factory):
-    """The full pipeline on the small test config and a slice of SST-2 (about two minutes)."""
+    """The full pipeline, fine-tuned on the labels, on the small test config and a slice of SST-2 (about two
+    minutes)."""
     out = tmp_path_factory.mktemp("run") / "sst2"
-    run_module("pipelines.full", "--task", "sst2", "--config", "test", "--data_dir", data_dir, "--output_dir",
+    run_module("pipelines.full", "--task", "sst2", "--recipe", "scratch", "--config", "test", "--data_dir", data_dir, "--output_dir",
                str(out), "--train_limit", "20000", "--epochs", "4", "--learning_rate", "2e-3", "--qat_epochs", "1",
                "--qat_learning_rate", "1e-4", "--sequence_length", "48", "--seed", "1",
                "--arduino", str(out.parent / "arduino_lib"))

@@ -56,3 +56,22 @@ def test_presets_are_data_with_a_description_and_a_parameter_count():
         assert config.get_config(r["name"]).hidden == r["hidden"]
     assert {r["name"]: r["backbone_params"] for r in rows}["embbert"] == 357_248  # spec §2.1's counting
     assert doctest.testmod(presets).failed == 0 and doctest.testmod(config).failed == 0
+
+
+def test_recipes_are_data_that_size_distillation_to_the_task():
+    import doctest
+
+    from embbert_tf import recipes
+
+    assert recipes.DEFAULT in recipes.RECIPES and doctest.testmod(recipes).failed == 0
+    for name, r in recipes.RECIPES.items():
+        assert r["train"] in recipes.TRAIN_FLAGS and set(r["flags"]) <= set(recipes.TRAIN_FLAGS[r["train"]])
+        assert recipes.describe(name).startswith(f"{name} (")
+    # A large task gets the floors (one teacher epoch, two copies, one student epoch); a small one more
+    # passes, up to the ceilings, never past them.
+    assert recipes.scaled_flags("distill-fast", 10_000_000, 30_000_000) == {
+        "teacher_epochs": 1, "teacher_examples": 20_000, "augment_copies": 2, "student_epochs": 1}
+    assert recipes.scaled_flags("distill-fast", 3) == {"teacher_epochs": 10, "teacher_examples": 20_000,
+                                                       "augment_copies": 20}
+    assert recipes.scaled_flags("distill-fast", 30, 63)["student_epochs"] == 100
+    assert recipes.scaled_flags("scratch", 100, 100) == {}

@@ -1,5 +1,5 @@
 """Distillation: the transfer set's augmentation, the soft-target loss, length-bucketed training on a model
-of any width (whose weights give the fixed-length model's outputs), and pipelines.distill end to end."""
+of any width (whose weights give the fixed-length model's outputs), and distillation end to end."""
 import json
 
 import numpy as np
@@ -111,13 +111,20 @@ def test_bucketed_batches_cover_the_set_once_an_epoch_at_their_own_width():
 
 
 def test_distill_pipeline_end_to_end(data_dir, tmp_path):
-    """Teacher fine-tuned on a slice of SST-2, transfer set labelled, student trained, int8 on TFLM."""
+    """pipelines.full --recipe distill-fast: teacher fine-tuned on a slice of SST-2, transfer set labelled,
+    student trained, int8 on TFLM. The recipe's flags apply where the command line gives none."""
     out = tmp_path / "sst2_distill"
-    run_module("pipelines.distill", "--task", "sst2", "--config", "test", "--data_dir", data_dir,
+    run_module("pipelines.full", "--task", "sst2", "--recipe", "distill-fast", "--config", "test", "--data_dir", data_dir,
                "--output_dir", str(out), "--train_limit", "400", "--augment_copies", "3", "--in_domain", "200",
-               "--teacher_epochs", "1", "--student_epochs", "2", "--qat_epochs", "1", "--measure_l256=false",
+               "--teacher_epochs", "1", "--teacher_examples", "300", "--student_epochs", "2", "--qat_epochs", "1",
+               "--measure_l256=false",
                "--eval_limit", "200", "--seed", "2", "--student_seed", "5")
     report = json.loads((out / "report.json").read_text())
+    assert report["recipe"] == {"name": "distill-fast", "train": "distill", "flags": {  # the recipe's, then ours
+        "student_batch_size": 128, "student_lr_schedule": "cosine", "in_domain": 200, "teacher_epochs": 1,
+        "teacher_examples": 300, "augment_copies": 3, "student_epochs": 2}}
+    assert report["teacher"]["finetune"]["examples"] == 300  # a seeded sample of the 400 training texts
+    assert report["finetune"]["lr_schedule"] == "cosine" and report["finetune"]["batch_size"] == 128
     t = report["teacher"]
     assert t["backend"] == "tensorflow" and t["finetune"]["epochs"] == 1 and t["seconds"] > 0
     counts = t["transfer"]["by_origin"]

@@ -52,7 +52,8 @@ def test_a_folder_is_a_task_with_classes_from_its_training_split(intents):
 
 def test_own_data_end_to_end_full_evaluate_export(intents, tmp_path):
     out = tmp_path / "run"
-    proc = run_module("pipelines.full", "--task", str(intents), "--config", "test", "--output_dir", str(out),
+    proc = run_module("pipelines.full", "--task", str(intents), "--recipe", "scratch", "--config", "test",
+                      "--output_dir", str(out),
                       "--epochs", "8", "--learning_rate", "3e-3", "--qat_epochs", "1", "--seed", "3")
     # the quiet minutes near the end say what they do, and TensorFlow's start-up noise stays off the console
     assert "[evaluate] fitting the TF-IDF + linear baseline" in proc.stdout
@@ -91,8 +92,8 @@ def test_a_jsonl_pair_folder_with_integer_labels_trains(tmp_path):
     assert task.text_columns == ("text_a", "text_b") and task.classes == ("0", "1")
     assert task.eval_split == "holdout"  # no test or validation file: a seeded hold-out is reported
     out = tmp_path / "run"
-    run_module("pipelines.full", "--task", str(folder), "--config", "test", "--output_dir", str(out),
-               "--epochs", "1", "--qat_epochs", "0", "--seed", "0")
+    run_module("pipelines.full", "--task", str(folder), "--recipe", "scratch", "--config", "test", "--output_dir",
+               str(out), "--epochs", "1", "--qat_epochs", "0", "--seed", "0")
     report = json.loads((out / "report.json").read_text())
     assert report["evaluation"]["split"] == "holdout" and report["evaluation"]["n"] == 30
 

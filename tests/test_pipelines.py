@@ -26,6 +26,8 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     assert ev["agreement"]["TFLM vs float Keras"]["argmax_agreement"] >= 0.95
     assert r["int8"]["fully_int8"] and r["int8"]["float_tensors"] == [] and r["int8"]["problems"] == []
     assert r["seed"] == 1 and r["sequence_length"] == 48
+    assert r["recipe"] == {"name": "scratch", "train": "finetune", "flags": {}} and "teacher" not in r
+    assert "Recipe `scratch`: fine-tuned on the labels." in (sst2_run / "report.md").read_text()
     assert len(r["memory"]["measured"]) == 1  # the test config has 64 positions: no L=256 measurement
     assert r["quantize"]["qat_best_epoch"] >= 0 and r["quantize"]["shipped_because"]
     assert "Shipped: " in (sst2_run / "report.md").read_text() and " 1 epochs" not in (sst2_run / "report.md").read_text()
@@ -81,6 +83,19 @@ def _error(proc):
 def test_unknown_task_is_one_line(tmp_path):
     line = _error(run("pipelines.full", "--task", "sst3", "--output_dir", str(tmp_path), check=False))
     assert "unknown task 'sst3'" in line
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--recipe", "distill-fast", "--epochs", "3"], "--epochs applies only to fine-tuning on the labels (--recipe scratch), but --recipe "
+                        "distill-fast is distilling from a teacher: drop it"),
+    (["--recipe", "scratch", "--student_epochs", "2", "--in_domain", "9"],
+     "--in_domain, --student_epochs apply only to distilling from a teacher (--recipe distill-fast / "
+     "distill-full), but --recipe scratch is fine-tuning on the labels: drop them"),
+])
+def test_a_flag_the_recipe_does_not_read_is_one_line(tmp_path, flags, message):
+    line = _error(run("pipelines.full", "--task", "sst2", "--output_dir", str(tmp_path / "out"), *flags,
+                      check=False))
+    assert message in line and not (tmp_path / "out").exists()
 
 
 def test_missing_data_file_is_one_line(tmp_path):
