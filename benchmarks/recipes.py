@@ -4,7 +4,8 @@
     ./run python -m benchmarks.recipes --table_only
 
 Each (recipe, seed) runs `pipelines.full --recipe R --seed S` into runs/recipes/<task>_<R>_s<S>/ (kept, so
-an interrupted benchmark resumes), and the table is rebuilt from every finished run there:
+an interrupted benchmark resumes), and the table is rebuilt from every finished run there and every run
+the committed JSON already holds (runs are not committed):
 benchmarks/results/<task>_recipes.json, .md and .png (accuracy against minutes). Minutes are the run's stage
 times summed (teacher, labelling, training, quantization, evaluation, export). The recipe that should be
 the default is the best by the int8 score on the **selection** split among those whose median run takes
@@ -128,14 +129,18 @@ def collect() -> dict:
 
     runs = [run_row(os.path.dirname(p)) for p in sorted(glob.glob(os.path.join(FLAGS.runs_dir, f"{FLAGS.task}_*",
                                                                                  "report.json")))]
+    path = os.path.join(FLAGS.results_dir, f"{FLAGS.task}_recipes.json")
+    previous = json.load(open(path))["runs"] if os.path.exists(path) else []
+    here = {r["run"] for r in runs}
+    runs += [r for r in previous if r["run"] not in here]  # runs are not committed: keep those measured before
+    runs.sort(key=lambda r: r["run"])
     table = []
     for name in recipes.RECIPES:
         mine = [r for r in runs if r["recipe"] == name]
         row = summarise(name, mine) if mine else from_table(name)
         if row:
             table.append({**row, "description": recipes.RECIPES[name]["description"]})
-    path = os.path.join(FLAGS.results_dir, f"{FLAGS.task}_recipes.json")
-    notes = {r["run"]: r["note"] for r in json.load(open(path))["runs"] if r.get("note")} if os.path.exists(path) else {}
+    notes = {r["run"]: r["note"] for r in previous if r.get("note")}
     notes.update(n.split("=", 1) for n in FLAGS.note)
     for r in runs:
         r["note"] = notes.get(r["run"], "")
