@@ -54,9 +54,9 @@ DEFAULT = "scratch"
 TRAIN_FLAGS = {
     "finetune": ("epochs", "learning_rate", "lr_schedule", "pretrained", "from_scratch"),
     "distill": ("teacher_dir", "teacher_length", "teacher_epochs", "teacher_examples", "teacher_learning_rate",
-                "teacher_batch_size",
-                "augment_copies", "pairings", "in_domain", "label_batch_size", "student_epochs",
-                "student_batch_size", "student_learning_rate", "student_lr_schedule", "student_seed", "init_embeddings", "gold_weight"),
+                "teacher_batch_size", "augment_copies", "pairings", "in_domain", "label_batch_size",
+                "student_epochs", "student_batch_size", "student_learning_rate", "student_lr_schedule",
+                "student_seed", "init_embeddings", "gold_weight"),
 }
 
 
