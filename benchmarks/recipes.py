@@ -75,7 +75,9 @@ def run_row(path: str) -> dict:
         settings = (f"teacher {teacher['finetune']['epochs']} epoch(s) on {on or 'all'} texts, {t['copies']} copies, in-domain "
                     f"{t['in_domain']:,}; student {settings}")
     return {
-        "recipe": (r.get("recipe") or {}).get("name") or os.path.basename(path).split("_")[1],
+        # The folder names the recipe (<task>_<recipe>_s<seed>): a run of a recipe's earlier values is renamed
+        # a trial, so it stays in the runs table without counting as the recipe today.
+        "recipe": os.path.basename(path).removeprefix(f"{FLAGS.task}_").rsplit("_s", 1)[0],
         "seed": r["seed"], "run": os.path.basename(path), "metric": metric, "settings": settings,
         "minutes": cost, "teacher_shared": shared, "timings_s": r["timings"],
         "selection_int8": round(100 * q["validation"][q["shipped"]], 2),

@@ -70,8 +70,8 @@ def test_recipes_are_data_that_size_distillation_to_the_task():
     # A large task gets the floors (one teacher epoch, two copies, one student epoch); a small one more
     # passes, up to the ceilings, never past them.
     assert recipes.scaled_flags("distill-fast", 10_000_000, 30_000_000) == {
-        "teacher_epochs": 1, "teacher_examples": 20_000, "augment_copies": 2, "student_epochs": 1}
-    assert recipes.scaled_flags("distill-fast", 3) == {"teacher_epochs": 10, "teacher_examples": 20_000,
+        "teacher_epochs": 1, "teacher_examples": 60_000, "augment_copies": 2, "student_epochs": 1}
+    assert recipes.scaled_flags("distill-fast", 3) == {"teacher_epochs": 10, "teacher_examples": 60_000,
                                                        "augment_copies": 20}
     assert recipes.scaled_flags("distill-fast", 30, 63)["student_epochs"] == 100
     assert recipes.scaled_flags("scratch", 100, 100) == {}
