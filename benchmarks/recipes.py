@@ -1,6 +1,7 @@
 """Benchmark: `pipelines.full`'s recipes (embbert_tf/recipes.py) on one task, cost against accuracy.
 
     ./run python -m benchmarks.recipes --recipes distill-fast,scratch --seeds 0,1
+    ./run python -m benchmarks.recipes --recipes distill-fast --seeds 0,1 --share_teacher  # seed 1: student only
     ./run python -m benchmarks.recipes --table_only
 
 Each (recipe, seed) runs `pipelines.full --recipe R --seed S` into runs/recipes/<task>_<R>_s<S>/ (kept, so
@@ -35,6 +36,9 @@ flags.DEFINE_float("budget_minutes", 60.0, "The default recipe has to finish wit
 flags.DEFINE_string("runs_dir", "runs/recipes", "Where the runs go (not committed).")
 flags.DEFINE_string("results_dir", "benchmarks/results", "Where the table goes.")
 flags.DEFINE_boolean("table_only", False, "Only rebuild the table from finished runs.")
+flags.DEFINE_boolean("share_teacher", False, "Distilling recipes: the seeds after the first reuse the first seed's "
+                     "teacher and transfer set (--seed FIRST --student_seed SEED), so the seeds measure the student; "
+                     "each run is still priced with the teacher's cost.")
 flags.DEFINE_multi_string("note", [], "RUN=TEXT: a note on a run for its row (e.g. that it shared the cores); "
                           "kept in the JSON, so later rebuilds keep it.")
 
@@ -74,11 +78,14 @@ def run_row(path: str) -> dict:
         on = teacher["finetune"].get("examples")
         settings = (f"teacher {teacher['finetune']['epochs']} epoch(s) on {on or 'all'} texts, {t['copies']} copies, in-domain "
                     f"{t['in_domain']:,}; student {settings}")
+        if r.get("student_seed", r["seed"]) != r["seed"]:
+            settings += f"; the teacher and transfer set of seed {r['seed']}"
     return {
         # The folder names the recipe (<task>_<recipe>_s<seed>): a run of a recipe's earlier values is renamed
         # a trial, so it stays in the runs table without counting as the recipe today.
         "recipe": os.path.basename(path).removeprefix(f"{FLAGS.task}_").rsplit("_s", 1)[0],
-        "seed": r["seed"], "run": os.path.basename(path), "metric": metric, "settings": settings,
+        "seed": r.get("student_seed", r["seed"]), "teacher_seed": r["seed"] if teacher else None,
+        "run": os.path.basename(path), "metric": metric, "settings": settings,
         "minutes": cost, "teacher_shared": shared, "timings_s": r["timings"],
         "selection_int8": round(100 * q["validation"][q["shipped"]], 2),
         "float": round(100 * r["evaluation"]["metrics"]["float"][metric], 2),
@@ -225,7 +232,23 @@ def plot(res: dict, path: str) -> None:
     plt.close(fig)
 
 
+def share_teacher(source: str, out: str) -> None:
+    """Copy a finished run's teacher and labelled transfer set into `out`, whose --resume then reuses them."""
+    import shutil
+
+    from embbert_tf import transfer
+
+    if not os.path.exists(os.path.join(source, "report.json")):
+        raise SystemExit(f"--share_teacher: {source} has not finished; run its seed first")
+    for name in (transfer.TEACHER_DIR, transfer.TRANSFER_DIR):
+        if not os.path.exists(os.path.join(out, name)):
+            shutil.copytree(os.path.join(source, name), os.path.join(out, name),
+                            ignore=shutil.ignore_patterns("*.h5", "*.keras"))  # weights: not needed to resume
+
+
 def main(argv):
+    from embbert_tf import recipes
+
     os.chdir(ROOT)
     if not FLAGS.table_only:
         for recipe in FLAGS.recipes:
@@ -233,9 +256,14 @@ def main(argv):
                 out = run_dir(recipe, seed)
                 if os.path.exists(os.path.join(out, "report.json")):
                     continue
+                seeds = ["--seed", str(seed)]
+                first = FLAGS.seeds[0]
+                if FLAGS.share_teacher and seed != first and recipes.RECIPES[recipe]["train"] == "distill":
+                    share_teacher(run_dir(recipe, first), out)
+                    seeds = ["--seed", str(first), "--student_seed", str(seed)]
                 resume = ["--resume"] if os.path.exists(out) else []
-                cmd = [sys.executable, "-m", "pipelines.full", "--task", FLAGS.task, "--recipe", recipe, "--seed",
-                       str(seed), "--output_dir", out, *resume, *FLAGS.extra]
+                cmd = [sys.executable, "-m", "pipelines.full", "--task", FLAGS.task, "--recipe", recipe, *seeds,
+                       "--output_dir", out, *resume, *FLAGS.extra]
                 print("[recipes]", " ".join(cmd), flush=True)
                 subprocess.run(cmd, check=True)
     res = collect()
