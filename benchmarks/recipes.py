@@ -102,7 +102,7 @@ def summarise(recipe: str, rows: list[dict]) -> dict:
     int8 = [r["int8"] for r in rows]
     return {
         "recipe": recipe, "source": "runs here", "seeds": sorted(r["seed"] for r in rows),
-        "minutes": statistics.median(r["minutes"] for r in rows),
+        "minutes": round(statistics.median(r["minutes"] for r in rows), 1),
         "selection_int8": round(statistics.mean(r["selection_int8"] for r in rows), 2),
         "int8": round(statistics.mean(int8), 2), "int8_std": round(statistics.stdev(int8), 2) if len(int8) > 1 else None,
         "float": round(statistics.mean(r["float"] for r in rows), 2),

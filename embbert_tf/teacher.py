@@ -49,7 +49,7 @@ def pretrained_dir(cache: str = CACHE) -> str:
     spec = importlib.util.find_spec(WHEEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise UserError(f"the teacher's weights are not installed; run `{INSTALL_HINT}`, or train without a "
-                        "teacher (pipelines.full --recipe scratch, its default)")
+                        "teacher (pipelines.full --recipe scratch)")
     archive = os.path.join(list(spec.submodule_search_locations)[0], "model.zip")
     tmp = folder + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
