@@ -90,7 +90,11 @@ def build_transfer_set(train: data.Split, *, copies: int = 20, pairings: bool = 
         add_unlabelled(augment.pair_texts(train.texts, seed=seed), "augmented")
     if in_domain and train.task.name in IN_DOMAIN and len(texts) == 1:
         name, split = IN_DOMAIN[train.task.name]
-        documents = data.load_split(data.get_task(name), split, data_dir).texts[0]
+        try:
+            documents = data.load_split(data.get_task(name), split, data_dir).texts[0]
+        except UserError as e:
+            raise UserError(f"--in_domain {in_domain} takes {train.task.name}'s in-domain sentences from {name}'s "
+                            f"{split} split: {e}, or pass --in_domain 0") from None
         add_unlabelled([augment.sentences(documents, limit=in_domain, seed=seed)], "in_domain")
     return TransferSet(texts, np.concatenate(gold), np.concatenate(origin))
 
@@ -154,6 +158,21 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
     if examples and examples < len(labels):
         keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:examples])
         train_ids, train_seg, labels = train_ids[keep], train_seg[keep], labels[keep]
+    # The transfer set first: a missing in-domain source stops the run before the teacher's fine-tuning.
+    transfer_dir = os.path.join(output_dir, TRANSFER_DIR)
+    built = time.time()
+    recipe = {"copies": copies, "in_domain": in_domain, "seed": seed, "train_examples": len(task_data.train)}
+    if len(task_data.train.texts) == 2:
+        recipe["pairings"] = pairings
+    transfer = cached_transfer_set(transfer_dir, recipe)
+    if transfer is None:
+        transfer = build_transfer_set(task_data.train, copies=copies, pairings=pairings, in_domain=in_domain,
+                                      data_dir=data_dir, seed=seed)
+        transfer.save(transfer_dir)
+        shutil.rmtree(os.path.join(tdir, "logits"), ignore_errors=True)  # cached for other texts
+        with open(os.path.join(transfer_dir, "meta.json"), "w") as f:  # so a resumed run keeps it and its logits
+            json.dump({**recipe, "examples": len(transfer), "fingerprint": transfer.fingerprint()}, f, indent=2)
+    build_seconds = time.time() - built
     fit_path = os.path.join(tdir, "finetune.json")
     if os.path.exists(fit_path):  # fine-tuned before an interruption: keep it
         model.load_weights(os.path.join(tdir, "teacher.weights.h5"))
@@ -169,18 +188,6 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
     ev_ids, ev_seg, ev_len = encode(task_data.evaluation)
     scores = metrics.compute(task_data.evaluation.labels, teacher.predict(model, ev_ids, ev_seg), regression)
 
-    transfer_dir = os.path.join(output_dir, TRANSFER_DIR)
-    built = time.time()
-    recipe = {"copies": copies, "in_domain": in_domain, "seed": seed, "train_examples": len(task_data.train)}
-    if len(task_data.train.texts) == 2:
-        recipe["pairings"] = pairings
-    transfer = cached_transfer_set(transfer_dir, recipe)
-    if transfer is None:
-        transfer = build_transfer_set(task_data.train, copies=copies, pairings=pairings, in_domain=in_domain,
-                                      data_dir=data_dir, seed=seed)
-        transfer.save(transfer_dir)
-        shutil.rmtree(os.path.join(tdir, "logits"), ignore_errors=True)  # cached for other texts
-    build_seconds = time.time() - built
     labelled = time.time()
     ids, segments, lengths = tok.encode(transfer.texts, length)
     logits = teacher.label(model, ids, segments, os.path.join(tdir, "logits"), batch_size=label_batch_size,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import random_ids, run_module
-from embbert_tf import augment, distill, transfer
+from embbert_tf import augment, data, distill, teacher, transfer
 from embbert_tf.config import UNK_ID, get_config
 from embbert_tf.model import build_classifier
 from embbert_tf.tokenizer import Tokenizer
@@ -110,7 +110,7 @@ def test_bucketed_batches_cover_the_set_once_an_epoch_at_their_own_width():
     assert [r for _, t in resumed for r in t.numpy()[:, 0].astype(int).tolist()] == epochs[1]
 
 
-def test_distill_pipeline_end_to_end(data_dir, tmp_path):
+def test_distill_pipeline_end_to_end(data_dir, tmp_path, monkeypatch):
     """pipelines.full --recipe distill-fast: teacher fine-tuned on a slice of SST-2, transfer set labelled,
     student trained, int8 on TFLM. The recipe's flags apply where the command line gives none."""
     out = tmp_path / "sst2_distill"
@@ -135,6 +135,20 @@ def test_distill_pipeline_end_to_end(data_dir, tmp_path):
     assert "teacher" in (out / "report.md").read_text().lower()
     assert report["seed"] == 2 and report["student_seed"] == 5  # data and teacher by --seed, student by its own
     assert "student seed 5" in (out / "report.md").read_text()
+
+
+    # Interrupted while labelling a freshly built transfer set: --resume finds it, so keeps its labelled chunks.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    (out / "teacher" / "result.json").unlink()
+    (out / "transfer" / "meta.json").unlink()
+    monkeypatch.setattr(teacher, "label", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        transfer.teacher_stage(data.get_task("sst2"), str(out), data_dir=data_dir, seed=2, epochs=1, copies=3,
+                               in_domain=200, train_limit=400, examples=300, verbose=0)
+    recipe = {"copies": 3, "in_domain": 200, "seed": 2, "train_examples": 400}
+    assert transfer.cached_transfer_set(str(out / "transfer"), recipe) is not None  # resuming keeps the chunks
 
 
 def test_token_table_from_the_teacher_puts_related_words_together():

@@ -85,6 +85,18 @@ def test_unknown_task_is_one_line(tmp_path):
     assert "unknown task 'sst3'" in line
 
 
+def test_a_missing_in_domain_source_is_one_line_before_the_teacher_trains(tmp_path, data_dir):
+    """distill-fast adds IMDb sentences to SST-2's transfer set: without IMDb's files the run says so first."""
+    only_sst2 = tmp_path / "data"
+    only_sst2.mkdir()
+    (only_sst2 / "sst2").symlink_to(os.path.join(data_dir, "sst2"))
+    out = tmp_path / "out"
+    line = _error(run("pipelines.full", "--task", "sst2", "--config", "test", "--data_dir", str(only_sst2),
+                      "--output_dir", str(out), "--train_limit", "200", check=False))
+    assert "--in_domain 100000 takes sst2's in-domain sentences from imdb's train split" in line
+    assert "or pass --in_domain 0" in line and not (out / "teacher" / "finetune.json").exists()
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--recipe", "distill-fast", "--epochs", "3"], "--epochs applies only to fine-tuning on the labels (--recipe scratch), but --recipe "
                         "distill-fast is distilling from a teacher: drop it"),
