@@ -4,6 +4,7 @@
     ./run python -m benchmarks.tasks --tasks sst2,rte --seeds 0,1,2
     ./run python -m benchmarks.tasks --label scratch --extra=--from_scratch   # an ablation row
     ./run python -m benchmarks.tasks --label distill --program distill --tasks sst2 --extra=--in_domain=250000
+    ./run python -m benchmarks.tasks --label distill-fast --recipe distill-fast --tasks limit,nlu --seeds 0,1
 
 Each (task, seed) runs `pipelines.full` into runs/tasks/<label>/<task>_s<seed>/ (kept, so an interrupted
 benchmark resumes where it stopped) and the table is rebuilt from every finished run with that label:
@@ -21,6 +22,7 @@ import sys
 from absl import app, flags
 
 from benchmarks import write_results
+from embbert_tf import recipes
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("tasks", ["sst2", "cola", "mrpc", "stsb", "rte", "imdb", "emotion", "cyberbullying", "limit",
@@ -30,8 +32,10 @@ flags.DEFINE_string("label", "default", "Name of this configuration (ablations g
 flags.DEFINE_multi_string("extra", [], "Extra flags for pipelines.full, e.g. --extra=--nsp=false.")
 flags.DEFINE_string("results_dir", "benchmarks/results", "Where the table goes.")
 flags.DEFINE_boolean("table_only", False, "Only rebuild the table from finished runs.")
-flags.DEFINE_enum("program", "full", ["full", "distill"], "pipelines.full --recipe scratch (trained on the task's labels) or "
-                  "pipelines.distill (trained on a teacher's logits over a transfer set).")
+flags.DEFINE_enum("program", "full", ["full", "distill"], "pipelines.full --recipe RECIPE, or pipelines.distill (trained "
+                  "on a teacher's logits over a transfer set, with its flags' defaults).")
+flags.DEFINE_enum("recipe", "scratch", sorted(recipes.RECIPES), "pipelines.full's --recipe (embbert_tf/recipes.py); scratch, the task's labels "
+                    "alone, by default.")
 
 # Spec §6: the authors' result files (mean over their runs), in %. GLUE metric per task as in spec §4.4.
 PAPER = {
@@ -236,11 +240,12 @@ def main(argv):
                     continue
                 resume = ["--resume"] if os.path.exists(os.path.join(out, "config.json")) else []
                 seeds = ["--seed", seed]
-                if FLAGS.program == "distill":  # seeds are the student's; all learn from seed 0's teacher
-                    seeds = ["--seed", "0", "--student_seed", seed]
-                    share_teacher(run_dir(FLAGS.label, task, "0"), out)
-                if FLAGS.program == "full":  # the table of models trained on the labels alone
-                    seeds += ["--recipe", "scratch"]
+                if FLAGS.program == "distill" or recipes.RECIPES[FLAGS.recipe]["train"] == "distill":
+                    # seeds are the student's; all learn from the first seed's teacher
+                    seeds = ["--seed", FLAGS.seeds[0], "--student_seed", seed]
+                    share_teacher(run_dir(FLAGS.label, task, FLAGS.seeds[0]), out)
+                if FLAGS.program == "full":
+                    seeds += ["--recipe", FLAGS.recipe]
                 cmd = [sys.executable, "-m", f"pipelines.{FLAGS.program}", "--task", task, *seeds, "--output_dir", out,
                        "--measure_l256=false", *resume, *FLAGS.extra]
                 print("[tasks]", " ".join(cmd), flush=True)

@@ -30,6 +30,8 @@ import re
 
 import numpy as np
 
+from embbert_tf import data
+
 MASK = "[MASK]"
 # A private-use character: never in real text, so never in a learned vocabulary, and left as it is by
 # BERT's normalisation (which would turn U+2047 into "??").
@@ -122,8 +124,7 @@ def sentences(documents: list[str], min_words: int = 3, max_words: int = 50, lim
                 found.append(" ".join(s.split()))
     found = list(dict.fromkeys(found))  # unique, first-seen order
     if limit is not None and limit < len(found):
-        index = np.sort(np.random.default_rng(seed).permutation(len(found))[:limit])
-        found = [found[i] for i in index]
+        found = [found[i] for i in data.seeded_sample(len(found), limit, seed)]
     return found
 
 

@@ -215,8 +215,19 @@ class Split:
         return Split(self.task, name or self.name, [[col[i] for i in index] for col in self.texts],
                      self.labels[index], source or self.source)
 
+    def sample(self, k: int, seed: int) -> "Split":
+        """A seeded sample of k examples, in their order (the whole split where k >= its size)."""
+        if k >= len(self):
+            return self
+        return self.subset(seeded_sample(len(self), k, seed), source=f"{self.source} (seeded sample of {k})")
+
     def head(self, n: int) -> "Split":
         return self.subset(np.arange(min(n, len(self))), source=f"{self.source} (first {n})")
+
+
+def seeded_sample(n: int, k: int, seed: int) -> np.ndarray:
+    """The sorted indices of a seeded sample of k of n items (all n where k >= n)."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:k])
 
 
 def resolve_data_dir(data_dir: str | None) -> str | None:
@@ -470,7 +481,6 @@ def load_task(task: Task, data_dir: str | None = None, seed: int = 0, validation
         skipped[evaluation.source] = evaluation.skipped
     notes += [f"{path}: {n} row{'s' if n > 1 else ''} without text skipped" for path, n in skipped.items() if n]
     if train_limit and train_limit < len(train):  # a seeded sample (quick runs, tests)
-        index = np.sort(np.random.default_rng(seed).permutation(len(train))[:train_limit])
-        train = train.subset(index, source=f"{train.source} (seeded sample of {train_limit})")
+        train = train.sample(train_limit, seed)
         notes.append(f"training on a seeded sample of {train_limit} examples (--train_limit)")
     return TaskData(train, validation, evaluation, notes)

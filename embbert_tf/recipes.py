@@ -32,7 +32,8 @@ RECIPES: dict[str, dict] = {
                        "has them; the student learns from ~1.4 M of those texts, batches of 128, cosine schedule. "
                        "On SST-2: 1 teacher epoch, 2 copies, 100,000 IMDb training sentences, 6 student epochs",
         "train": "distill",
-        "flags": {"in_domain": 100_000, "student_batch_size": 128, "student_lr_schedule": "cosine"},
+        "flags": {"in_domain": 100_000, "student_batch_size": 128, "student_lr_schedule": "cosine",
+                  "init_embeddings": "teacher"},
         "scale": {"teacher_examples": 60_000, "transfer_texts": 180_000, "student_examples": 1_400_000},
         "sst2": {"minutes": 50, "int8": 82.7, "seeds": 2,
                  "measured": "50.4 min alone on the 2-core CPU from a fresh clone (teacher 12 + labelling 14 + "
@@ -63,14 +64,24 @@ TRAIN_FLAGS = {
 
 
 # Bounds on what "scale" sets: at least one pass, at most what the full recipe does.
-BOUNDS = {"teacher_epochs": (1, 10), "teacher_examples": (1, 10**9), "augment_copies": (2, 20),
-          "student_epochs": (1, 100)}
+BOUNDS = {"teacher_epochs": (1, 10), "augment_copies": (2, 20), "student_epochs": (1, 100)}
+
+
+def sized_flags(name: str) -> tuple[str, ...]:
+    """The flags a recipe's "scale" sizes to the task (none for a recipe without one).
+
+    >>> sized_flags("distill-fast"), sized_flags("scratch")
+    (('teacher_epochs', 'teacher_examples', 'augment_copies', 'student_epochs'), ())
+    """
+    return ("teacher_epochs", "teacher_examples", "augment_copies", "student_epochs") \
+        if RECIPES[name].get("scale") else ()
 
 
 def scaled_flags(name: str, train_examples: int, transfer_examples: int | None = None) -> dict:
     """The flag values a recipe's "scale" gives a task of `train_examples` training texts: the teacher's epochs
-    and the augmented copies, and with `transfer_examples` (the labelled transfer set's size) the student's
-    epochs, so that a task of any size gets about the compute the recipe names, within BOUNDS.
+    (over a sample of at most "teacher_examples" texts) and the augmented copies, and with `transfer_examples`
+    (the labelled transfer set's size) the student's epochs, so that a task of any size gets about the compute
+    the recipe names, within BOUNDS.
 
     >>> scaled_flags("distill-fast", 60_967, 233_443)  # SST-2: 2 copies (short phrases repeat) + 100,000 IMDb
     {'teacher_epochs': 1, 'teacher_examples': 60000, 'augment_copies': 2, 'student_epochs': 6}
@@ -80,12 +91,16 @@ def scaled_flags(name: str, train_examples: int, transfer_examples: int | None =
     scale = RECIPES[name].get("scale")
     if not scale:
         return {}
-    values = {"teacher_epochs": scale["teacher_examples"] / train_examples,
-              "teacher_examples": scale["teacher_examples"],  # a sample, where the task has more
-              "augment_copies": scale["transfer_texts"] / train_examples - 1}
+
+    def bounded(flag, value):
+        return min(max(round(value), BOUNDS[flag][0]), BOUNDS[flag][1])
+
+    values = {"teacher_epochs": bounded("teacher_epochs", scale["teacher_examples"] / train_examples),
+              "teacher_examples": scale["teacher_examples"],
+              "augment_copies": bounded("augment_copies", scale["transfer_texts"] / train_examples - 1)}
     if transfer_examples:
-        values["student_epochs"] = scale["student_examples"] / transfer_examples
-    return {k: min(max(round(v), BOUNDS[k][0]), BOUNDS[k][1]) for k, v in values.items()}
+        values["student_epochs"] = bounded("student_epochs", scale["student_examples"] / transfer_examples)
+    return values
 
 
 def describe(name: str) -> str:

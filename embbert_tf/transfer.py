@@ -135,30 +135,9 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
         with open(result_path) as f:
             return json.load(f)
     os.makedirs(tdir, exist_ok=True)
-    task_data = data.load_task(task, data_dir, seed)
-    if train_limit and train_limit < len(task_data.train):
-        index = np.sort(np.random.default_rng(seed).permutation(len(task_data.train))[:train_limit])
-        task_data.train = task_data.train.subset(
-            index, source=f"{task_data.train.source} (seeded sample of {train_limit})")
-    source = teacher_dir or teacher.pretrained_dir()
-    tok = teacher.TeacherTokenizer(source)
-    config = teacher.read_config(source)
-    regression = task.is_regression
-
-    def encode(split):
-        ids, segments, lengths = tok.encode(split.texts, length)
-        return ids, segments, lengths
-
     started = time.time()
-    train_ids, train_seg, _ = encode(task_data.train)
-    sel_ids, sel_seg, _ = encode(task_data.validation)
-    model = teacher.build_teacher(config, task.num_classes)
-    teacher.load_pretrained(model, source)
-    labels = np.asarray(task_data.train.labels, np.float32 if regression else np.int64)
-    if examples and examples < len(labels):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[:examples])
-        train_ids, train_seg, labels = train_ids[keep], train_seg[keep], labels[keep]
-    # The transfer set first: a missing in-domain source stops the run before the teacher's fine-tuning.
+    task_data = data.load_task(task, data_dir, seed, train_limit=train_limit)
+    # The transfer set first: a missing in-domain source stops the run before the teacher is even loaded.
     transfer_dir = os.path.join(output_dir, TRANSFER_DIR)
     built = time.time()
     recipe = {"copies": copies, "in_domain": in_domain, "seed": seed, "train_examples": len(task_data.train)}
@@ -173,6 +152,21 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
         with open(os.path.join(transfer_dir, "meta.json"), "w") as f:  # so a resumed run keeps it and its logits
             json.dump({**recipe, "examples": len(transfer), "fingerprint": transfer.fingerprint()}, f, indent=2)
     build_seconds = time.time() - built
+
+    source = teacher_dir or teacher.pretrained_dir()
+    tok = teacher.TeacherTokenizer(source)
+    config = teacher.read_config(source)
+    regression = task.is_regression
+
+    def encode(split):  # ids, segments, untruncated lengths
+        return tok.encode(split.texts, length)
+
+    fit_split = task_data.train.sample(examples, seed) if examples else task_data.train
+    train_ids, train_seg, _ = encode(fit_split)
+    labels = np.asarray(fit_split.labels, np.float32 if regression else np.int64)
+    sel_ids, sel_seg, _ = encode(task_data.validation)
+    model = teacher.build_teacher(config, task.num_classes)
+    teacher.load_pretrained(model, source)
     fit_path = os.path.join(tdir, "finetune.json")
     if os.path.exists(fit_path):  # fine-tuned before an interruption: keep it
         model.load_weights(os.path.join(tdir, "teacher.weights.h5"))

@@ -38,7 +38,7 @@ def main(argv):
         common.finetune_stage(out, task, timings)
     else:
         extra["teacher"] = common.distill_stage(out, task, timings, FLAGS.recipe)
-    names = [*recipe["flags"], *recipes.scaled_flags(FLAGS.recipe, 1, 1)]  # the flags it sets, as run
+    names = [*recipe["flags"], *recipes.sized_flags(FLAGS.recipe)]  # the flags it sets, as run
     extra["recipe"] = {"name": FLAGS.recipe, "train": recipe["train"], "flags": {k: FLAGS[k].value for k in names}}
     common.finish(out, timings, extra=extra)
 

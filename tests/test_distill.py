@@ -121,10 +121,11 @@ def test_distill_pipeline_end_to_end(data_dir, tmp_path, monkeypatch):
                "--eval_limit", "200", "--seed", "2", "--student_seed", "5")
     report = json.loads((out / "report.json").read_text())
     assert report["recipe"] == {"name": "distill-fast", "train": "distill", "flags": {  # the recipe's, then ours
-        "student_batch_size": 128, "student_lr_schedule": "cosine", "in_domain": 200, "teacher_epochs": 1,
-        "teacher_examples": 300, "augment_copies": 3, "student_epochs": 2}}
+        "student_batch_size": 128, "student_lr_schedule": "cosine", "init_embeddings": "teacher", "in_domain": 200,
+        "teacher_epochs": 1, "teacher_examples": 300, "augment_copies": 3, "student_epochs": 2}}
     assert report["teacher"]["finetune"]["examples"] == 300  # a seeded sample of the 400 training texts
     assert report["finetune"]["lr_schedule"] == "cosine" and report["finetune"]["batch_size"] == 128
+    assert report["finetune"]["init_embeddings"] == "teacher"
     t = report["teacher"]
     assert t["backend"] == "tensorflow" and t["finetune"]["epochs"] == 1 and t["seconds"] > 0
     counts = t["transfer"]["by_origin"]
