@@ -78,6 +78,8 @@ def run_row(path: str) -> dict:
         on = teacher["finetune"].get("examples")
         settings = (f"teacher {teacher['finetune']['epochs']} epoch(s) on {on or 'all'} texts, {t['copies']} copies, in-domain "
                     f"{t['in_domain']:,}; student {settings}")
+        if ft.get("init_embeddings") == "teacher":
+            settings += ", token table from the teacher"
         if r.get("student_seed", r["seed"]) != r["seed"]:
             settings += f"; the teacher and transfer set of seed {r['seed']}"
     return {

@@ -34,8 +34,8 @@ flags.DEFINE_string("results_dir", "benchmarks/results", "Where the table goes."
 flags.DEFINE_boolean("table_only", False, "Only rebuild the table from finished runs.")
 flags.DEFINE_enum("program", "full", ["full", "distill"], "pipelines.full --recipe RECIPE, or pipelines.distill (trained "
                   "on a teacher's logits over a transfer set, with its flags' defaults).")
-flags.DEFINE_enum("recipe", "scratch", sorted(recipes.RECIPES), "pipelines.full's --recipe (embbert_tf/recipes.py); scratch, the task's labels "
-                    "alone, by default.")
+flags.DEFINE_enum("recipe", "scratch", sorted(recipes.RECIPES),
+                  "pipelines.full's --recipe (embbert_tf/recipes.py); scratch, the task's labels alone, by default.")
 
 # Spec §6: the authors' result files (mean over their runs), in %. GLUE metric per task as in spec §4.4.
 PAPER = {
