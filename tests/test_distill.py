@@ -137,7 +137,6 @@ def test_distill_pipeline_end_to_end(data_dir, tmp_path, monkeypatch):
     assert report["seed"] == 2 and report["student_seed"] == 5  # data and teacher by --seed, student by its own
     assert "student seed 5" in (out / "report.md").read_text()
 
-
     # Interrupted while labelling a freshly built transfer set: --resume finds it, so keeps its labelled chunks.
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
