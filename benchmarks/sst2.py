@@ -27,12 +27,12 @@ flags.DEFINE_boolean("reuse", False, "Summarise an existing run instead of runni
 flags.DEFINE_integer("seed", 0, "Seed passed to the pipeline.")
 flags.DEFINE_multi_string("extra", [], "Extra flags for pipelines.full, e.g. --extra=--epochs=6.")
 
-TARGETS = {  # issue 2
+TARGETS = {  # issue 2's, with issue 12's hour for the default recipe
     "tflm_accuracy": (">=", 0.800),
     "float_to_int8_drop_pt": ("<=", 0.5),
     "tflm_litert_agreement": (">=", 0.995),
     "l256_flash_plus_arena_bytes": ("<=", 600_000),
-    "pipeline_minutes": ("<=", 45.0),
+    "pipeline_minutes": ("<=", 60.0),
 }
 
 
@@ -41,7 +41,7 @@ def _check(value, rule):
     return value >= bound if op == ">=" else value <= bound
 
 
-def summarise(report: dict, minutes: float) -> dict:
+def summarise(report: dict, minutes: float, minutes_from: str = "this benchmark's wall clock") -> dict:
     ev = report["evaluation"]
     acc = {k: ev["metrics"][k]["accuracy"] for k in ("float", "tflm", "litert")}
     l256 = [m for m in report["memory"]["measured"] if m["sequence_length"] == 256 and m["config"] == "embbert"]
@@ -59,6 +59,7 @@ def summarise(report: dict, minutes: float) -> dict:
         "n": ev["n"],
         "seed": report["seed"],
         "config": report["model"]["name"],
+        "recipe": report.get("recipe", {}).get("name", "scratch"),
         "sequence_length": report["sequence_length"],
         "accuracy": {"tfidf_logreg": report["baseline"]["accuracy"], **acc,
                      "validation_ptq_tflm": report["quantize"]["validation"].get("ptq"),
@@ -70,6 +71,7 @@ def summarise(report: dict, minutes: float) -> dict:
                         "met": None if values[k] is None else _check(values[k], (op, bound))}
                     for k, (op, bound) in TARGETS.items()},
         "timings_s": report["timings"],
+        "minutes_from": minutes_from,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "versions": report["versions"],
     }
@@ -78,15 +80,15 @@ def summarise(report: dict, minutes: float) -> dict:
 def markdown(s: dict) -> str:
     a = s["accuracy"]
     lines = [
-        "# SST-2 benchmark: default `pipelines.full` (`embbert` config)", "",
+        f"# SST-2 benchmark: default `pipelines.full` (recipe `{s['recipe']}`, `{s['config']}` config)", "",
         f"Measured in one run on {s['machine']}; seed {s['seed']}, sequence length {s['sequence_length']}, "
-        f"{s['n']} validation sentences.", "",
+        f"{s['n']} validation sentences; minutes from {s['minutes_from']}.", "",
         "| model | runtime | accuracy |", "|---|---|---|",
         f"| TF-IDF + logistic regression | scikit-learn | {100 * a['tfidf_logreg']:.2f} |",
         f"| EmbBERT float | Keras | {100 * a['float']:.2f} |",
         f"| EmbBERT int8 ({s['shipped'].upper()}) | TFLM reference | {100 * a['tflm']:.2f} |",
         f"| EmbBERT int8, same flatbuffer | LiteRT | {100 * a['litert']:.2f} |", "",
-        "| target (issue 2) | rule | measured | met |", "|---|---|---|---|",
+        "| target (issues 2, 12) | rule | measured | met |", "|---|---|---|---|",
     ]
     for k, t in s["targets"].items():
         met = "–" if t["met"] is None else ("yes" if t["met"] else "**no**")
@@ -115,9 +117,10 @@ def main(argv):
     minutes = (time.time() - started) / 60
     with open(os.path.join(FLAGS.run_dir, "report.json")) as f:
         report = json.load(f)
+    minutes_from = "this benchmark's wall clock"
     if FLAGS.reuse:
-        minutes = sum(report["timings"].values()) / 60
-    summary = summarise(report, minutes)
+        minutes, minutes_from = sum(report["timings"].values()) / 60, "the run's stage times, summed"
+    summary = summarise(report, minutes, minutes_from)
     write_results(FLAGS.results_dir, "sst2", summary, markdown(summary))
     for name in ("memory", "training"):
         shutil.copyfile(os.path.join(FLAGS.run_dir, f"{name}.png"), os.path.join(FLAGS.results_dir, f"sst2_{name}.png"))

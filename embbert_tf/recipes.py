@@ -64,7 +64,9 @@ TRAIN_FLAGS = {
 }
 
 
-# Bounds on what "scale" sets: at least one pass, at most what the full recipe does.
+# The flags a recipe's "scale" sets (scaled_flags), and bounds on them: at least one pass, at most what the
+# full recipe does (teacher_examples is the recipe's own cap, passed through).
+SIZED = ("teacher_epochs", "teacher_examples", "augment_copies", "student_epochs")
 BOUNDS = {"teacher_epochs": (1, 10), "augment_copies": (2, 20), "student_epochs": (1, 100)}
 
 
@@ -74,8 +76,7 @@ def sized_flags(name: str) -> tuple[str, ...]:
     >>> sized_flags("distill-fast"), sized_flags("scratch")
     (('teacher_epochs', 'teacher_examples', 'augment_copies', 'student_epochs'), ())
     """
-    return ("teacher_epochs", "teacher_examples", "augment_copies", "student_epochs") \
-        if RECIPES[name].get("scale") else ()
+    return SIZED if RECIPES[name].get("scale") else ()
 
 
 def scaled_flags(name: str, train_examples: int, transfer_examples: int | None = None) -> dict:

@@ -75,3 +75,5 @@ def test_recipes_are_data_that_size_distillation_to_the_task():
                                                        "augment_copies": 20}
     assert recipes.scaled_flags("distill-fast", 30, 63)["student_epochs"] == 100
     assert recipes.scaled_flags("scratch", 100, 100) == {}
+    # What the report records as sized (sized_flags) is what scaled_flags sets.
+    assert set(recipes.scaled_flags("distill-fast", 100, 100)) == set(recipes.sized_flags("distill-fast"))
