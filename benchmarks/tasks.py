@@ -89,6 +89,7 @@ def collect(label, tasks, previous=None):
             "epochs": reports[0]["finetune"]["epochs"], "epochs_run": len(reports[0]["history"]["float"]),
             "best_epoch": reports[0]["finetune"]["best_epoch"] + 1, "learning_rate": reports[0]["finetune"]["learning_rate"],
             "int8": reports[0]["quantize"]["shipped"],
+            "recipe": reports[0].get("recipe", {}).get("name"),
             "pipeline_seconds": statistics.median(sum(r["timings"].values()) for r in reports),
             # Where the best epoch was picked: a held-out part of train, or (runs before that rule) the
             # reported split itself, which flatters the row.
@@ -304,11 +305,13 @@ def overview(results_dir):
                   "", "![accuracy versus memory](tasks_overview.png)"]
     write_results(results_dir, "tasks_overview", {"sst2": sst2}, "\n".join(lines) + "\n")
     if sst2:
-        plot(sst2, next((r for r in results if r["label"] == "scratch"), None),
-             os.path.join(results_dir, "tasks_overview.png"))
+        by_label = {r["label"]: r for r in results}
+        plot(sst2, by_label.get(recipes.DEFAULT), by_label.get("scratch"), os.path.join(results_dir, "tasks_overview.png"))
 
 
-def plot(sst2, default, path):
+def plot(sst2, default, scratch, path):
+    """Left: SST-2 int8 against memory, every label, with the configs of one recipe joined. Right: every task,
+    int8 with the default recipe (`default`, its label's table) and from scratch, beside TF-IDF + LR."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -327,11 +330,15 @@ def plot(sst2, default, path):
     def recipe(r):
         return r["model"]["residual"], r["model"]["pooling"], r["backbone"], r["epochs"], r["learning_rate"]
 
-    default_recipe = next((recipe(r) for r in sst2 if r["label"] == "scratch"), None)
-    configs = sorted((r for r in sst2 if recipe(r) == default_recipe), key=lambda r: r["memory_bytes"])
-    if len(configs) > 1:
-        ax.plot([r["memory_bytes"] / 1000 for r in configs], [r["tflm"] for r in configs], color="grey", lw=1,
-                zorder=2, label="configs, default recipe")
+    scratch_recipe = next((recipe(r) for r in sst2 if r["label"] == "scratch"), None)
+    lines = {"configs, scratch": [r for r in sst2 if recipe(r) == scratch_recipe and not r.get("teacher")],
+             f"configs, {recipes.DEFAULT} (default)": [r for r in sst2 if r.get("recipe") == recipes.DEFAULT]}
+    for (name, configs), color in zip(lines.items(), ("grey", "tab:blue")):
+        configs = sorted(configs, key=lambda r: r["memory_bytes"])
+        if len(configs) > 1:
+            ax.plot([r["memory_bytes"] / 1000 for r in configs], [r["tflm"] for r in configs], color=color, lw=1,
+                    zorder=2, label=name)
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left")
     ax.scatter([1950, 781], [PAPER["sst2"][1], PAPER["sst2"][2]], marker="s", color="grey", zorder=3)
     for x, y, t in ((1950, PAPER["sst2"][1], "paper EmbBERT fp32"), (781, PAPER["sst2"][2], "paper EmbBERT-Q")):
@@ -349,18 +356,21 @@ def plot(sst2, default, path):
     ax.set_title("SST-2: int8 on TFLM vs memory")
     ax.grid(alpha=0.3)
     ax = axes[1]
-    if default:
-        tasks = list(default["rows"])
-        series = [("int8 TFLM (ours)", "tflm"), ("TF-IDF + LR", "baseline"), ("paper EmbBERT fp32", "paper_fp32"),
-                  ("paper EmbBERT-Q", "paper_q")]
+    tables = [t for t in (default, scratch) if t]
+    if tables:
+        tasks = [t for t in PAPER if any(t in table["rows"] for table in tables)]
+        ref = {t: next(table["rows"][t] for table in tables if t in table["rows"]) for t in tasks}
+        series = [(f"int8 TFLM, {recipes.DEFAULT}", default["rows"] if default else {}, "tflm"),
+                  ("int8 TFLM, scratch", scratch["rows"] if scratch else {}, "tflm"),
+                  ("TF-IDF + LR", ref, "baseline"), ("paper EmbBERT fp32", ref, "paper_fp32")]
         width = 0.8 / len(series)
-        for i, (name, key) in enumerate(series):
-            ax.bar([j + (i - 1.5) * width for j in range(len(tasks))], [default["rows"][t][key] for t in tasks],
-                   width, label=name)
+        for i, (name, rows, key) in enumerate(series):
+            ax.bar([j + (i - 1.5) * width for j in range(len(tasks))],
+                   [rows[t][key] if t in rows else float("nan") for t in tasks], width, label=name)
         ax.set_xticks(range(len(tasks)))
-        ax.set_xticklabels([f"{t}\n({default['rows'][t]['metric']})" for t in tasks], fontsize=7, rotation=30, ha="right")
+        ax.set_xticklabels([f"{t}\n({ref[t]['metric']})" for t in tasks], fontsize=7, rotation=30, ha="right")
         ax.set_ylabel("metric (%)")
-        ax.set_title("every task, default setting (label scratch), seed 0")
+        ax.set_title("every task: int8 with the default recipe and from scratch (mean over runs)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
