@@ -325,7 +325,8 @@ def plot(sst2, default, scratch, path):
         points.setdefault((round(r["memory_bytes"] / 1000), round(r["tflm"], 2)), []).append(r["label"])
     for (x, y), labels in points.items():
         ax.scatter(x, y, zorder=3)
-        ax.annotate(", ".join(labels), (x, y), fontsize=8, xytext=(4, 3), textcoords="offset points")
+        below = all(label.startswith("distill") for label in labels)  # apart from the scratch configs beside them
+        ax.annotate(", ".join(labels), (x, y), fontsize=8, xytext=(4, -11 if below else 3), textcoords="offset points")
     # The configurations trained with the default recipe (all but config name and PTQ/QAT alike), joined.
     def recipe(r):
         return r["model"]["residual"], r["model"]["pooling"], r["backbone"], r["epochs"], r["learning_rate"]

@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import shutil
+import time
 import zipfile
 
 import keras
@@ -355,24 +356,38 @@ def predict(model: keras.Model, ids: np.ndarray, segments: np.ndarray, batch_siz
 
 
 class SelectionScore(keras.callbacks.Callback):
-    """Scores the selection split after each epoch; keeps the best weights on disk."""
+    """Scores the selection split after each epoch; keeps the best weights on disk, and its scores beside
+    them (<path>.json), so a resumed fine-tuning still knows what it has to beat."""
 
-    def __init__(self, ids, segments, labels, metric, regression, path):
+    def __init__(self, ids, segments, labels, metric, regression, path, resume=False):
         super().__init__()
         self.data, self.metric, self.regression, self.path = (ids, segments, labels), metric, regression, path
-        self.best, self.best_epoch, self.scores = -np.inf, -1, []
+        self.best, self.best_epoch, self.scores, self.seconds = -np.inf, -1, [], []
+        if resume and os.path.exists(path + ".json"):
+            with open(path + ".json") as f:
+                state = json.load(f)
+            self.best, self.best_epoch = state["best"], state["best_epoch"]
+            self.scores, self.seconds = state["scores"], state["seconds"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         from embbert_tf import metrics
 
         ids, segments, labels = self.data
         score = metrics.compute(labels, predict(self.model, ids, segments), self.regression)[self.metric]
-        self.scores.append(score)
+        # An epoch re-run after an interruption replaces its score and time.
+        self.scores = self.scores[:epoch] + [score]
+        self.seconds = self.seconds[:epoch] + [time.time() - self.started]
         if logs is not None:
             logs[f"val_{self.metric}"] = score
         if score > self.best:
             self.best, self.best_epoch = score, epoch
             self.model.save_weights(self.path)
+        with open(self.path + ".json", "w") as f:
+            json.dump({"best": self.best, "best_epoch": self.best_epoch, "scores": self.scores,
+                       "seconds": self.seconds}, f, default=float)
 
 
 def finetune(model: keras.Model, train: tuple, selection: tuple, *, directory: str, metric: str,
@@ -384,12 +399,13 @@ def finetune(model: keras.Model, train: tuple, selection: tuple, *, directory: s
     Args:
         model: from `build_teacher`, with the pre-trained encoder loaded.
         train, selection: (token ids, segment ids, labels) from `TeacherTokenizer.encode`.
-        directory: where the best weights, history.csv and the per-epoch backup for resuming go.
-    Returns {"best_epoch", "best_score", "scores", "seconds"}.
+        directory: where the best weights, history.csv and the per-epoch backup go. An interrupted
+            fine-tuning (the backup is there) resumes from its last finished epoch.
+    Returns {"best_epoch", "best_score", "scores", "seconds"} ("seconds": the epochs', across interruptions).
     """
-    import time
-
     os.makedirs(directory, exist_ok=True)
+    backup = os.path.join(directory, "backup")
+    resume = any(files for _, _, files in os.walk(backup))  # BackupAndRestore empties it when fit ends
     keras.utils.set_random_seed(seed)
     batches = LengthBuckets(*train, batch_size=batch_size, seed=seed)
     steps = epochs * len(batches)
@@ -400,13 +416,16 @@ def finetune(model: keras.Model, train: tuple, selection: tuple, *, directory: s
     loss = (keras.losses.MeanSquaredError() if regression
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.compile(optimizer=optimizer, loss=loss)
-    best = SelectionScore(*selection, metric, regression, os.path.join(directory, "teacher.weights.h5"))
-    started = time.time()
+    best = SelectionScore(*selection, metric, regression, os.path.join(directory, "teacher.weights.h5"), resume)
+    if best.scores:  # resumed: draw the batches an uninterrupted run would draw from here on
+        batches.epoch = len(best.scores)
+        batches._plan()
     model.fit(batches, epochs=epochs, verbose=verbose, callbacks=[
-        best, keras.callbacks.CSVLogger(os.path.join(directory, "history.csv"))])
+        best, keras.callbacks.CSVLogger(os.path.join(directory, "history.csv"), append=resume),
+        keras.callbacks.BackupAndRestore(backup)])  # weights, optimizer and epoch, after each epoch
     model.load_weights(best.path)
     return {"best_epoch": best.best_epoch, "best_score": best.best, "scores": best.scores,
-            "seconds": round(time.time() - started, 1), "epochs": epochs, "batch_size": batch_size,
+            "seconds": round(sum(best.seconds), 1), "epochs": epochs, "batch_size": batch_size,
             "learning_rate": learning_rate, "weight_decay": weight_decay, "seed": seed}
 
 

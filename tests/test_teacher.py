@@ -76,3 +76,39 @@ def test_training_buckets_cover_every_row_once_and_fit_their_rows():
     assert sorted(seen) == list(range(100))
     widths = [batches[i][0][0].shape[1] for i in range(2)]
     assert widths[0] != widths[1]  # Keras' TensorFlow backend then gives the input a free width
+
+
+def test_an_interrupted_fine_tuning_resumes_from_its_last_finished_epoch(tmp_path, monkeypatch):
+    import keras
+
+    config = {"model_type": "bert", "hidden_act": "gelu", "vocab_size": 40, "hidden_size": 16,
+              "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+              "max_position_embeddings": 32, "type_vocab_size": 2, "hidden_dropout_prob": 0.1,
+              "layer_norm_eps": 1e-12, "pad_token_id": 0}
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 40, (64, 12)).astype(np.int32)
+    labels = (ids[:, 0] > 20).astype(np.int64)
+    train, selection = (ids, ids * 0, labels), (ids[:16], ids[:16] * 0, labels[:16])
+
+    class Killed(Exception):
+        pass
+
+    epochs_run = []
+    backup_end = keras.callbacks.BackupAndRestore.on_epoch_end
+
+    def kill_after_second_epoch(self, epoch, logs=None):
+        backup_end(self, epoch, logs)
+        epochs_run.append(epoch)
+        if epoch == 1 and len(epochs_run) == 2:
+            raise Killed
+
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", kill_after_second_epoch)
+    kwargs = dict(directory=str(tmp_path), metric="accuracy", regression=False, epochs=4, batch_size=16)
+    with pytest.raises(Killed):
+        teacher.finetune(teacher.build_teacher(config, 2), train, selection, **kwargs)
+    fit = teacher.finetune(teacher.build_teacher(config, 2), train, selection, **kwargs)
+    assert epochs_run == [0, 1, 2, 3]  # epochs 2 and 3 only, after the interruption
+    assert len(fit["scores"]) == 4 and fit["best_score"] == max(fit["scores"]) and fit["seconds"] > 0
+    with open(tmp_path / "history.csv") as f:
+        assert [line.split(",")[0] for line in f.read().split()[1:]] == ["0", "1", "2", "3"]
+    assert not any(files for _, _, files in os.walk(tmp_path / "backup"))  # finished: nothing left to resume
