@@ -38,6 +38,12 @@ ARDUINO_DIR = "arduino"
 # The best epoch's weights in float/ and qat/. Legacy HDF5 (layer weights only): the ".weights.h5" format
 # also stores metric variables, which do not exist yet when the starting point of QAT is saved.
 WEIGHTS = "best_weights.h5"
+BACKUP_DIR = "backup"  # BackupAndRestore's per-epoch checkpoint: model, optimizer and epoch
+
+
+def has_backup(directory: str) -> bool:
+    """True while an interrupted run's checkpoint is there (BackupAndRestore empties it when fit ends)."""
+    return any(files for _, _, files in os.walk(os.path.join(directory, BACKUP_DIR)))
 
 
 def write_json(path: str, obj) -> None:

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from embbert_tf import artifacts
 from embbert_tf.errors import UserError
 
 WHEEL_PACKAGE = "all_minilm_l6_v2"
@@ -279,12 +280,13 @@ def load_pretrained(model: keras.Model, directory: str) -> None:
 class LengthBuckets(keras.utils.PyDataset):
     """Batches of inputs of similar length, each cut to its longest row (rounded up to `multiple`): an
     8-token phrase costs 8 positions, not the sequence length. With a seed the batches are drawn afresh
-    each epoch (sorted within shuffled pools of 50 batches); without one they follow `order()`."""
+    each epoch (sorted within shuffled pools of 50 batches), from `epoch` on (a resumed run's next);
+    without one they follow `order()`."""
 
-    def __init__(self, ids, segments, targets=None, batch_size=32, seed=None, multiple=16, **kwargs):
+    def __init__(self, ids, segments, targets=None, batch_size=32, seed=None, multiple=16, epoch=0, **kwargs):
         super().__init__(**kwargs)
         self.ids, self.segments, self.targets = ids, segments, targets
-        self.batch_size, self.seed, self.multiple, self.epoch = batch_size, seed, multiple, 0
+        self.batch_size, self.seed, self.multiple, self.epoch = batch_size, seed, multiple, epoch
         self.lengths = (ids != 0).sum(1)
         self._plan()
 
@@ -404,10 +406,11 @@ def finetune(model: keras.Model, train: tuple, selection: tuple, *, directory: s
     Returns {"best_epoch", "best_score", "scores", "seconds"} ("seconds": the epochs', across interruptions).
     """
     os.makedirs(directory, exist_ok=True)
-    backup = os.path.join(directory, "backup")
-    resume = any(files for _, _, files in os.walk(backup))  # BackupAndRestore empties it when fit ends
+    resume = artifacts.has_backup(directory)
+    best = SelectionScore(*selection, metric, regression, os.path.join(directory, "teacher.weights.h5"), resume)
     keras.utils.set_random_seed(seed)
-    batches = LengthBuckets(*train, batch_size=batch_size, seed=seed)
+    # Resumed, it draws the batches an uninterrupted run would draw from here on.
+    batches = LengthBuckets(*train, batch_size=batch_size, seed=seed, epoch=len(best.scores))
     steps = epochs * len(batches)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, steps - steps // 10, warmup_target=learning_rate, warmup_steps=steps // 10)
@@ -416,13 +419,9 @@ def finetune(model: keras.Model, train: tuple, selection: tuple, *, directory: s
     loss = (keras.losses.MeanSquaredError() if regression
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.compile(optimizer=optimizer, loss=loss)
-    best = SelectionScore(*selection, metric, regression, os.path.join(directory, "teacher.weights.h5"), resume)
-    if best.scores:  # resumed: draw the batches an uninterrupted run would draw from here on
-        batches.epoch = len(best.scores)
-        batches._plan()
     model.fit(batches, epochs=epochs, verbose=verbose, callbacks=[
         best, keras.callbacks.CSVLogger(os.path.join(directory, "history.csv"), append=resume),
-        keras.callbacks.BackupAndRestore(backup)])  # weights, optimizer and epoch, after each epoch
+        keras.callbacks.BackupAndRestore(os.path.join(directory, artifacts.BACKUP_DIR))])  # weights, optimizer and epoch, after each epoch
     model.load_weights(best.path)
     return {"best_epoch": best.best_epoch, "best_score": best.best, "scores": best.scores,
             "seconds": round(sum(best.seconds), 1), "epochs": epochs, "batch_size": batch_size,

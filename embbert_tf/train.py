@@ -9,10 +9,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from embbert_tf import metrics
+from embbert_tf.artifacts import BACKUP_DIR, has_backup
 from embbert_tf.artifacts import WEIGHTS as BEST_WEIGHTS
 from embbert_tf.errors import UserError
 
-BACKUP_DIR = "backup"  # BackupAndRestore's per-epoch checkpoint: model, optimizer and epoch
 BEST_STATE = "best.json"
 HISTORY = "history.csv"
 
@@ -162,12 +162,6 @@ def fit(
     model.load_weights(os.path.join(directory, BEST_WEIGHTS))
     return {"history": read_history(directory), "best_epoch": best.best_epoch, "best_score": best.best,
             "start_score": best.start_score}
-
-
-def has_backup(directory: str) -> bool:
-    """True while an interrupted run's checkpoint is there (BackupAndRestore empties it when fit ends)."""
-    backup = os.path.join(directory, BACKUP_DIR)
-    return any(files for _, _, files in os.walk(backup))
 
 
 def read_history(directory: str) -> list[dict]:
