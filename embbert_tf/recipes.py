@@ -35,7 +35,10 @@ RECIPES: dict[str, dict] = {
         "train": "distill",
         "flags": {"in_domain": 100_000, "student_batch_size": 128, "student_lr_schedule": "cosine",
                   "init_embeddings": "teacher"},
-        "scale": {"teacher_examples": 60_000, "transfer_texts": 180_000, "student_examples": 1_400_000},
+        # Budgets in texts as long as SST-2's (their mean teacher tokens: the training texts', the labelled
+        # transfer set's); a task of longer texts gets proportionally fewer (scaled_flags).
+        "scale": {"teacher_examples": 60_000, "transfer_texts": 180_000, "student_examples": 1_400_000,
+                  "tokens_per_text": 13.3, "transfer_tokens_per_text": 18.2},
         "sst2": {"minutes": 50, "int8": 84.6, "seeds": 2,
                  "measured": "49.7 min alone on the 2-core CPU from a fresh clone (teacher 12 + labelling 14 + "
                              "student 18 + quantization, evaluation and export 6); student seeds 0 and 1 of one "
@@ -79,16 +82,34 @@ def sized_flags(name: str) -> tuple[str, ...]:
     return SIZED if RECIPES[name].get("scale") else ()
 
 
-def scaled_flags(name: str, train_examples: int, transfer_examples: int | None = None) -> dict:
+def length_ratio(reference: float, tokens: float | None) -> float:
+    """How much of a budget measured on texts of `reference` tokens a task of `tokens` a text gets: all of
+    it up to 10 % longer (the cost is not that exact, and SST-2 keeps the flags it was measured with), less
+    in proportion beyond. Compute grows with tokens, not texts: labelling runs at ~4,500 teacher tokens a
+    second whatever the task (tasks_distill-fast.md, tasks_distill.md).
+
+    >>> length_ratio(13.3, 13.9), length_ratio(13.3, 26.6), length_ratio(13.3, None)
+    (1.0, 0.5, 1.0)
+    """
+    if not tokens or tokens <= 1.1 * reference:
+        return 1.0
+    return reference / tokens
+
+
+def scaled_flags(name: str, train_examples: int, transfer_examples: int | None = None,
+                 tokens_per_text: float | None = None, transfer_tokens_per_text: float | None = None) -> dict:
     """The flag values a recipe's "scale" gives a task of `train_examples` training texts: the teacher's epochs
     (over a sample of at most "teacher_examples" texts) and the augmented copies, and with `transfer_examples`
     (the labelled transfer set's size) the student's epochs, so that a task of any size gets about the compute
-    the recipe names, within BOUNDS.
+    the recipe names, within BOUNDS. Texts longer than the recipe's (`tokens_per_text`, the training texts'
+    mean teacher tokens; `transfer_tokens_per_text`, the transfer set's) shrink the budgets (length_ratio).
 
     >>> scaled_flags("distill-fast", 60_967, 233_443)  # SST-2: 2 copies (short phrases repeat) + 100,000 IMDb
     {'teacher_epochs': 1, 'teacher_examples': 60000, 'augment_copies': 2, 'student_epochs': 6}
     >>> scaled_flags("distill-fast", 540, 11_340)
     {'teacher_epochs': 10, 'teacher_examples': 60000, 'augment_copies': 20, 'student_epochs': 100}
+    >>> scaled_flags("distill-fast", 22_500, 67_500, 123.7, 123.7)  # IMDb: reviews of ~124 teacher tokens
+    {'teacher_epochs': 1, 'teacher_examples': 6451, 'augment_copies': 2, 'student_epochs': 3}
     """
     scale = RECIPES[name].get("scale")
     if not scale:
@@ -97,11 +118,14 @@ def scaled_flags(name: str, train_examples: int, transfer_examples: int | None =
     def bounded(flag, value):
         return min(max(round(value), BOUNDS[flag][0]), BOUNDS[flag][1])
 
-    values = {"teacher_epochs": bounded("teacher_epochs", scale["teacher_examples"] / train_examples),
-              "teacher_examples": scale["teacher_examples"],
-              "augment_copies": bounded("augment_copies", scale["transfer_texts"] / train_examples - 1)}
+    ratio = length_ratio(scale["tokens_per_text"], tokens_per_text)
+    teacher = scale["teacher_examples"] * ratio  # text passes
+    values = {"teacher_epochs": bounded("teacher_epochs", teacher / train_examples),
+              "teacher_examples": round(teacher),
+              "augment_copies": bounded("augment_copies", scale["transfer_texts"] * ratio / train_examples - 1)}
     if transfer_examples:
-        values["student_epochs"] = bounded("student_epochs", scale["student_examples"] / transfer_examples)
+        ratio = length_ratio(scale["transfer_tokens_per_text"], transfer_tokens_per_text)
+        values["student_epochs"] = bounded("student_epochs", scale["student_examples"] * ratio / transfer_examples)
     return values
 
 

@@ -121,7 +121,10 @@ def _recipe_line(recipe: dict | None) -> str:
     if not recipe:
         return ""
     how = "distilled from a teacher" if recipe["train"] == "distill" else "fine-tuned on the labels"
-    return f" Recipe `{recipe['name']}`: {how}" + "".join(f", --{k}={v}" for k, v in recipe["flags"].items()) + "."
+    sized = recipe.get("sized_by")
+    return (f" Recipe `{recipe['name']}`: {how}" + "".join(f", --{k}={v}" for k, v in recipe["flags"].items())
+            + (f" (sized to texts of {sized['tokens_per_text']} teacher tokens, transfer texts of "
+               f"{sized['transfer_tokens_per_text']})" if sized else "") + ".")
 
 
 def markdown(r: dict) -> str:

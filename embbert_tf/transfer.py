@@ -112,6 +112,18 @@ def cached_transfer_set(directory: str, recipe: dict) -> TransferSet | None:
     return TransferSet.load(directory)
 
 
+def tokens_per_text(split: data.Split, length: int = 128, teacher_dir: str | None = None, sample: int = 2000,
+                    seed: int = 0) -> float:
+    """The mean teacher tokens of a text of `split` (of both texts, for pairs), cut at `length` as the teacher
+    reads them, over a seeded sample of at most `sample` texts: what a recipe's budgets are sized by
+    (recipes.scaled_flags), measured in seconds even on IMDb's reviews."""
+    from embbert_tf import teacher
+
+    tok = teacher.TeacherTokenizer(teacher_dir or teacher.pretrained_dir())
+    _, _, lengths = tok.encode(split.sample(sample, seed).texts, length)
+    return float(np.minimum(lengths, length).mean())
+
+
 def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = None, seed: int = 0,
                   teacher_dir: str | None = None, length: int = 128, epochs: int = 3, batch_size: int = 32,
                   learning_rate: float = 5e-5, copies: int = 20, pairings: bool = True, in_domain: int = 0,

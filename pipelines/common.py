@@ -222,7 +222,8 @@ def _set_unless_given(values: dict) -> None:
 def distill_stage(out: str, task, timings: dict, recipe: str | None = None) -> dict:
     """Fine-tune the teacher, label the transfer set and train the student on its logits (define_teacher_flags,
     define_student_flags), timing both into `timings`; returns the teacher's result for the report. A
-    `recipe` with a "scale" sizes the flags the command line did not give to the task (recipes.scaled_flags)."""
+    `recipe` with a "scale" sizes the flags the command line did not give to the task (recipes.scaled_flags),
+    and the result's "sized_by" holds the mean teacher tokens it sized them by."""
     import time
 
     from embbert_tf import artifacts, data, recipes, transfer
@@ -231,13 +232,17 @@ def distill_stage(out: str, task, timings: dict, recipe: str | None = None) -> d
     started = time.time()
     train_examples = None
     if recipe and recipes.RECIPES[recipe].get("scale"):
-        train_examples = len(data.load_task(task, F.data_dir, F.seed).train)
-        train_examples = min(train_examples, F.train_limit or train_examples)
-        _set_unless_given(recipes.scaled_flags(recipe, train_examples))
+        train = data.load_task(task, F.data_dir, F.seed, train_limit=F.train_limit).train
+        train_examples = len(train)
+        tokens = transfer.tokens_per_text(train, F.teacher_length, F.teacher_dir, seed=F.seed)
+        _set_unless_given(recipes.scaled_flags(recipe, train_examples, tokens_per_text=tokens))
     teacher = transfer.teacher_stage(task, out, **teacher_settings())
     timings["teacher"] = round(time.time() - started, 1)
     if train_examples:
-        _set_unless_given(recipes.scaled_flags(recipe, train_examples, teacher["transfer"]["examples"]))
+        sized_by = {"tokens_per_text": round(tokens, 1),
+                    "transfer_tokens_per_text": round(teacher["transfer"]["tokens_mean"], 1)}
+        _set_unless_given(recipes.scaled_flags(recipe, train_examples, teacher["transfer"]["examples"], **sized_by))
+        teacher = {**teacher, "sized_by": sized_by}
     started = time.time()
     trained = artifacts.training_seconds(out) if F.resume else None
     if trained is not None:

@@ -40,6 +40,8 @@ def main(argv):
         extra["teacher"] = common.distill_stage(out, task, timings, FLAGS.recipe)
     names = [*recipe["flags"], *recipes.sized_flags(FLAGS.recipe)]  # the flags it sets, as run
     extra["recipe"] = {"name": FLAGS.recipe, "train": recipe["train"], "flags": {k: FLAGS[k].value for k in names}}
+    if "sized_by" in extra.get("teacher", {}):  # the texts' mean teacher tokens the flags were sized by
+        extra["recipe"]["sized_by"] = extra["teacher"].pop("sized_by")
     common.finish(out, timings, extra=extra)
 
 

@@ -75,5 +75,11 @@ def test_recipes_are_data_that_size_distillation_to_the_task():
                                                        "augment_copies": 20}
     assert recipes.scaled_flags("distill-fast", 30, 63)["student_epochs"] == 100
     assert recipes.scaled_flags("scratch", 100, 100) == {}
+    # Texts as long as the recipe's keep its budgets; longer ones get proportionally fewer text passes.
+    short = recipes.scaled_flags("distill-fast", 20_000, 70_000, 13.3, 18.2)
+    assert recipes.scaled_flags("distill-fast", 20_000, 70_000) == short
+    long = recipes.scaled_flags("distill-fast", 20_000, 70_000, 4 * 13.3, 4 * 18.2)
+    assert long["teacher_examples"] == short["teacher_examples"] // 4 and long["teacher_epochs"] == 1
+    assert long["student_epochs"] == round(short["student_epochs"] / 4) and long["augment_copies"] == 2
     # What the report records as sized (sized_flags) is what scaled_flags sets.
     assert set(recipes.scaled_flags("distill-fast", 100, 100)) == set(recipes.sized_flags("distill-fast"))

@@ -120,6 +120,8 @@ def test_distill_pipeline_end_to_end(data_dir, tmp_path, monkeypatch):
                "--measure_l256=false",
                "--eval_limit", "200", "--seed", "2", "--student_seed", "5")
     report = json.loads((out / "report.json").read_text())
+    sized_by = report["recipe"].pop("sized_by")  # SST-2's phrases: about the recipe's 13.3 teacher tokens a text
+    assert 8 < sized_by["tokens_per_text"] < 20 and sized_by["transfer_tokens_per_text"] > 0
     assert report["recipe"] == {"name": "distill-fast", "train": "distill", "flags": {  # the recipe's, then ours
         "student_batch_size": 128, "student_lr_schedule": "cosine", "init_embeddings": "teacher", "in_domain": 200,
         "teacher_epochs": 1, "teacher_examples": 300, "augment_copies": 3, "student_epochs": 2}}
