@@ -28,7 +28,8 @@ RECIPES: dict[str, dict] = {
     },
     "distill-fast": {
         "description": "the teacher fine-tuned for an epoch on up to 60,000 training texts labels them, 2 to 20 "
-                       "augmented copies of each (~180,000 draws) and 100,000 in-domain sentences where the task "
+                       "augmented copies of each (~180,000 draws; fewer passes throughout for texts longer than "
+                       "SST-2's) and 100,000 in-domain sentences where the task "
                        "has them; the student, its token table started from the teacher's WordPiece vectors, learns "
                        "from ~1.4 M of those texts, batches of 128, cosine schedule. "
                        "On SST-2: 1 teacher epoch, 2 copies, 100,000 IMDb training sentences, 6 student epochs",
