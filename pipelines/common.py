@@ -239,10 +239,10 @@ def distill_stage(out: str, task, timings: dict, recipe: str | None = None) -> d
     teacher = transfer.teacher_stage(task, out, **teacher_settings())
     timings["teacher"] = round(time.time() - started, 1)
     if train_examples:
-        sized_by = {"tokens_per_text": round(tokens, 1),
-                    "transfer_tokens_per_text": round(teacher["transfer"]["tokens_mean"], 1)}
+        sized_by = {"tokens_per_text": tokens, "transfer_tokens_per_text": teacher["transfer"]["tokens_mean"]}
+        # The same measured lengths as the first call, so the teacher's flags, already run, stay as they ran.
         _set_unless_given(recipes.scaled_flags(recipe, train_examples, teacher["transfer"]["examples"], **sized_by))
-        teacher = {**teacher, "sized_by": sized_by}
+        teacher = {**teacher, "sized_by": {k: round(v, 1) for k, v in sized_by.items()}}
     started = time.time()
     trained = artifacts.training_seconds(out) if F.resume else None
     if trained is not None:
