@@ -9,7 +9,8 @@
 Each (task, seed) runs `pipelines.full` into runs/tasks/<label>/<task>_s<seed>/ (kept, so an interrupted
 benchmark resumes where it stopped) and the table is rebuilt from every finished run with that label:
 benchmarks/results/tasks_<label>.json and .md, with the paper's EmbBERT and EmbBERT-Q numbers (spec §6,
-the authors' result files) and the TF-IDF baseline.
+the authors' result files) and the TF-IDF baseline. The committed table keeps each run's scores, so a
+later machine adds seeds to a row (`--seeds 1` alone: its own teacher) without re-running seed 0.
 """
 from __future__ import annotations
 
@@ -54,9 +55,33 @@ def run_dir(label, task, seed):
     return os.path.join("runs", "tasks", label, f"{task}_s{seed}")
 
 
+def scores(report, metric):
+    """One run's scores, kept in the committed table so that a later machine can add seeds to a row."""
+    m = report["evaluation"]["metrics"]
+    teacher = report.get("teacher")
+    return {"seed": report["seed"], "student_seed": report.get("student_seed", report["seed"]),
+            "float": 100 * m["float"][metric], "tflm": 100 * m["tflm"][metric],
+            "baseline": 100 * report["baseline"][metric],
+            "teacher": 100 * teacher["evaluation"][metric] if teacher else None}
+
+
+def earlier_runs(row):
+    """A committed row's per-run scores; rows from before they were kept have them only for a single run."""
+    if not row:
+        return []
+    if "per_run" in row:
+        return row["per_run"]
+    if row["runs"] != 1:
+        return []  # a mean of several runs cannot be split back into them
+    seed = row["seeds"][0]
+    return [{"seed": seed, "student_seed": seed, "float": row["float"], "tflm": row["tflm"],
+             "baseline": row["baseline"], "teacher": row["teacher"]["score"] if row.get("teacher") else None}]
+
+
 def collect(label, tasks, previous=None):
-    """One row per task from the finished runs of this label; a task with no run here keeps its row from
-    `previous` (the committed table), so a fresh clone adds rows without re-running the others."""
+    """One row per task from the finished runs of this label. A task with no run here keeps its row from
+    `previous` (the committed table), and a run here joins that row's runs of other seeds, so a fresh clone
+    adds rows and seeds without re-running the others."""
     rows = {}
     for task in tasks:
         metric = PAPER[task][0]
@@ -72,14 +97,20 @@ def collect(label, tasks, previous=None):
                 rows[task] = previous["rows"][task]
             continue
         ev = [r["evaluation"] for r in reports]
-        vals = {k: [100 * e["metrics"][k][metric] for e in ev] for k in ("float", "tflm")}
+        runs = [scores(r, metric) for r in reports]
+        here = {(s["seed"], s["student_seed"]) for s in runs}
+        old = previous["rows"].get(task) if previous else None
+        if old and old.get("recipe") == reports[0].get("recipe", {}).get("name"):
+            runs += [s for s in earlier_runs(old) if (s["seed"], s["student_seed"]) not in here]
+        runs.sort(key=lambda s: (s["seed"], s["student_seed"]))
+        vals = {k: [s[k] for s in runs] for k in ("float", "tflm")}
         rows[task] = {
-            "metric": metric, "split": ev[0]["split"], "n": ev[0]["n"], "runs": len(reports),
-            "seeds": [r.get("student_seed", r["seed"]) for r in reports],
+            "metric": metric, "split": ev[0]["split"], "n": ev[0]["n"], "runs": len(runs),
+            "seeds": [s["student_seed"] for s in runs],
             "float": statistics.mean(vals["float"]), "tflm": statistics.mean(vals["tflm"]),
-            "tflm_std": statistics.stdev(vals["tflm"]) if len(reports) > 1 else None,
+            "tflm_std": statistics.stdev(vals["tflm"]) if len(runs) > 1 else None,
             "drop": statistics.mean(vals["float"]) - statistics.mean(vals["tflm"]),
-            "baseline": statistics.mean(100 * r["baseline"][metric] for r in reports),
+            "baseline": statistics.mean(s["baseline"] for s in runs), "per_run": runs,
             "paper_fp32": PAPER[task][1], "paper_q": PAPER[task][2],
             "memory_bytes": reports[0]["memory"]["measured"][0]["total_bytes"],
             "sequence_length": reports[0]["sequence_length"],
@@ -94,7 +125,7 @@ def collect(label, tasks, previous=None):
             # Where the best epoch was picked: a held-out part of train, or (runs before that rule) the
             # reported split itself, which flatters the row.
             "selected_on_reported_split": reports[0]["data"]["validation"]["source"] == ev[0]["source"],
-            "teacher": distillation(reports, metric),
+            "teacher": distillation(reports, runs),
         }
     teachers = pending_teachers(label, [t for t in tasks if t not in rows], previous)
     tiny = [t for t in TINYNLP if t in rows]
@@ -125,13 +156,14 @@ def pending_teachers(label, tasks, previous=None):
     return out
 
 
-def distillation(reports, metric):
-    """The teacher's score and the transfer set's size and costs of distilled runs (None otherwise)."""
+def distillation(reports, runs):
+    """The teacher's score (mean over the runs), and the transfer set's size and costs of this machine's
+    distilled runs (None where they are not distilled)."""
     teachers = [r["teacher"] for r in reports if r.get("teacher")]
     if not teachers:
         return None
     t = teachers[0]
-    return {"name": t["teacher"], "score": statistics.mean(100 * t["evaluation"][metric] for t in teachers),
+    return {"name": t["teacher"], "score": statistics.mean(s["teacher"] for s in runs if s["teacher"] is not None),
             "transfer_examples": t["transfer"]["examples"], "by_origin": t["transfer"]["by_origin"],
             "teacher_seconds": t["finetune"]["seconds"], "label_seconds": t["label_seconds"],
             "where": t.get("where"), "student_seconds": statistics.median(r["timings"].get("student", 0) for r in reports)}
@@ -158,6 +190,17 @@ def describe(row):
     return (f"{m['name']}, {'residual' if m['residual'] else 'reference'} block, "
             f"{'position-0' if m['pooling'] == 'cls' else 'mean'} pooling, {start}; {row['epochs']} epochs at lr "
             f"{row['learning_rate']:g}, {row['int8'].upper()}")
+
+
+def seeds_line(row):
+    """Which seeds a row's runs had: distilled runs that share a teacher differ only in the student's seed."""
+    runs = row.get("per_run")
+    if not runs:
+        return f"student seeds {', '.join(str(x) for x in row['seeds'])}, one teacher"
+    teachers = sorted({s["seed"] for s in runs})
+    if len(teachers) == 1:
+        return f"student seeds {', '.join(str(s['student_seed']) for s in runs)}, one teacher (seed {teachers[0]})"
+    return "teacher/student seeds " + ", ".join(f"{s['seed']}/{s['student_seed']}" for s in runs)
 
 
 def selected_on_reported_split(row) -> bool:
@@ -201,8 +244,8 @@ def markdown(result):
             lines += ["", f"{t}: teacher {d['name']} ({d['where'] or 'this machine'}); fine-tuning "
                           f"{d['teacher_seconds']:.0f} s, labelling {d['transfer_examples']:,} transfer texts "
                           f"({', '.join(f'{k} {v:,}' for k, v in d['by_origin'].items())}) {d['label_seconds']:.0f} s; "
-                          f"student {d['student_seconds']:.0f} s on this machine's CPU (median a run; student seeds "
-                          f"{', '.join(str(x) for x in rows[t]['seeds'])}, one teacher)."]
+                          f"student {d['student_seconds']:.0f} s on this machine's CPU (median a run; "
+                          f"{seeds_line(rows[t])})."]
         lines += ["", f"Targets: int8 at most 1 point below the paper's fp32 on {len(near)} of {len(rows)} tasks "
                       f"({', '.join(near) or 'none'}); float → int8 drop at most 0.5 point on {len(small_drop)} of "
                       f"{len(rows)}."]
