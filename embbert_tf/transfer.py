@@ -192,7 +192,8 @@ def teacher_stage(task: data.Task, output_dir: str, *, data_dir: str | None = No
         with open(fit_path, "w") as f:
             json.dump(fit, f, indent=2, default=float)
     ev_ids, ev_seg, ev_len = encode(task_data.evaluation)
-    scores = metrics.compute(task_data.evaluation.labels, teacher.predict(model, ev_ids, ev_seg), regression)
+    scores = metrics.compute(task_data.evaluation.labels, teacher.predict(
+        model, ev_ids, ev_seg, progress=f"teacher on {task_data.evaluation.name}" if verbose else None), regression)
 
     labelled = time.time()
     ids, segments, lengths = tok.encode(transfer.texts, length)
