@@ -81,6 +81,8 @@ class RunInfo:
         notes: what the data loader said about the splits.
         pretrained: the pre-trained backbone's folder, if the run started from one.
         student_seed: a distilled student's initialisation and batch-order seed, where it differs.
+        truncation: what a too-long text keeps, "head" or "head+tail" (`tokenizer.Tokenizer`); runs
+            from before it was recorded kept the head.
 
     Example:
 
@@ -106,6 +108,7 @@ class RunInfo:
     notes: list[str] = dataclasses.field(default_factory=list)
     pretrained: str | None = None
     student_seed: int | None = None
+    truncation: str = "head"
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -186,7 +189,7 @@ class Run:
 
         if not os.path.exists(self.path(VOCAB)):
             raise UserError(f"{self.directory} has no vocab.txt; the model cannot be used without its vocabulary")
-        return Tokenizer.load(self.directory)
+        return Tokenizer.load(self.directory, self.info.truncation)
 
     def tflite(self, name: str = INT8_MODEL) -> bytes:
         path = self.path(name)

@@ -130,6 +130,7 @@ class StudentSettings:
         seed: the data's seed (selection split, transfer set); `student_seed` (default `seed`) the
             student's initialisation and batch order, so several students can learn from one teacher.
         sequence_length: tokens per input; None: what 99.9 % of the training texts need.
+        truncation: what a longer text keeps: "head" or "head+tail" (`tokenizer.Tokenizer`).
         epochs, patience: at most `epochs` over the transfer set; stop after `patience` without a better
             selection score.
         batch_size, learning_rate, lr_schedule ("constant" or "cosine": warm-up, then decay to 0 over
@@ -145,6 +146,7 @@ class StudentSettings:
     seed: int = 0
     student_seed: int | None = None
     sequence_length: int | None = None
+    truncation: str = "head"
     epochs: int = 10
     patience: int = 3
     batch_size: int = 256
@@ -180,7 +182,7 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
     vocab_texts = [t for col in labelled.texts for t, keep in zip(col, real) if keep]
     started = time.time()
     tokenizer = run_vocabulary(output_dir, lambda: vocab_texts, config.vocab_size, resume=s.resume, stage="distill",
-                               source=f"{len(vocab_texts)} texts")
+                               source=f"{len(vocab_texts)} texts", truncation=s.truncation)
     vocab_seconds = time.time() - started
     length = sequence_length_for(tokenizer, task_data.train.texts, s.sequence_length, config)
     ids = encode_transfer(tokenizer, labelled.texts, length)
@@ -196,7 +198,7 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
                               "vocab_seconds": round(vocab_seconds, 1),
                               "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
                               "init_embeddings": s.init_embeddings},
-                    train_examples=len(ids), train_truncated=0.0, validation=val)
+                    train_examples=len(ids), train_truncated=0.0, validation=val, truncation=s.truncation)
     info.data["train"]["source"] = f"transfer set ({len(ids)} texts: {task_data.train.source}, augmented, in-domain)"
     info.save(output_dir)
     model = build_classifier(config, task.num_classes, None)  # any width: trained on length buckets

@@ -41,6 +41,8 @@ class FinetuneSettings:
         epochs: at most this many epochs; `patience` epochs without a better selection score stop early,
             not before `min_epochs`.
         batch_size, learning_rate, lr_schedule ("constant" or "cosine"), weight_decay: AdamW training.
+        truncation: what a text longer than `sequence_length` keeps: "head" (its start) or "head+tail"
+            (its first quarter and its end; for reviews). The device cuts the same way.
         vocab: a vocab.txt to use instead of learning one.
         pretrained: a pre-trained backbone folder (`embbert_tf.pretrain` output) to start from, with its
             vocabulary; None: from scratch.
@@ -60,6 +62,7 @@ class FinetuneSettings:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     weight_decay: float = 0.05
+    truncation: str = "head"
     vocab: str | None = None
     pretrained: str | None = None
     train_limit: int | None = None
@@ -88,7 +91,8 @@ class FinetuneSettings:
 
 def run_info(task: data.Task, config, task_data: data.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
              training: dict, train_examples: int, train_truncated: float, validation,
-             student_seed: int | None = None, pretrained: str | None = None) -> artifacts.RunInfo:
+             student_seed: int | None = None, pretrained: str | None = None,
+             truncation: str = "head") -> artifacts.RunInfo:
     """What config.json records of a run (read back by `artifacts.Run`)."""
     return artifacts.RunInfo(
         task=task.name,
@@ -111,6 +115,7 @@ def run_info(task: data.Task, config, task_data: data.TaskData, *, sequence_leng
         },
         notes=task_data.notes,
         pretrained=pretrained,
+        truncation=truncation,
     )
 
 
@@ -145,7 +150,8 @@ def train_classifier(output_dir: str, task: data.Task, settings: FinetuneSetting
     started = time.time()
     tokenizer = run_vocabulary(output_dir, lambda: [t for col in task_data.train.texts for t in col], config.vocab_size,
                                vocab=s.vocab or s.pretrained, resume=s.resume, stage="finetune",
-                               source=f"{len(task_data.train)} texts")  # with a backbone, its vocabulary
+                               source=f"{len(task_data.train)} texts",  # with a backbone, its vocabulary
+                               truncation=s.truncation)
     vocab_seconds = time.time() - started
     length = sequence_length_for(tokenizer, task_data.train.texts, s.sequence_length, config)
     train_set = tokenizer.encode_split(task_data.train, length)
@@ -158,7 +164,7 @@ def train_classifier(output_dir: str, task: data.Task, settings: FinetuneSetting
                               "weight_decay": s.weight_decay, "optimizer": "AdamW",
                               "vocab_seconds": round(vocab_seconds, 1)},
                     train_examples=len(train_set.ids), train_truncated=train_set.truncated, validation=val,
-                    pretrained=s.pretrained)
+                    pretrained=s.pretrained, truncation=s.truncation)
     info.save(output_dir)
 
     model = build_classifier(config, task.num_classes, length)

@@ -135,7 +135,9 @@ def markdown(r: dict) -> str:
         "",
         f"Seed {r['seed']}"
         + (f" (student seed {r['student_seed']})" if r.get("student_seed", r["seed"]) != r["seed"] else "")
-        + f", sequence length {r['sequence_length']}, {r['model']['num_layers']} layers, "
+        + f", sequence length {r['sequence_length']}"
+        + (" (a longer text keeps its first quarter and its end)" if r.get("truncation") == "head+tail" else "")
+        + f", {r['model']['num_layers']} layers, "
         f"d={r['model']['hidden']}, vocabulary {r['vocab_size']}. Evaluated on the **{ev['split']}** split "
         f"({ev['n']} examples, {ev['source']})."
         + (f" Classes: {', '.join(r['classes'])}." if r.get("classes") else "")
@@ -245,6 +247,7 @@ def build(run_dir: str, evaluation: dict, device: dict, timings: dict, extra: di
         "model": run.config.to_dict(),
         "pretrained": run.info.pretrained,
         "sequence_length": run.sequence_length,
+        "truncation": run.info.truncation,
         "vocab_size": run.info.vocab_size,
         "data": run.info.data,
         "finetune": {**run.info.finetune,

@@ -3,6 +3,10 @@
 Inputs are `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, right-padded with [PAD] = 0. Normalisation is
 BERT's uncased one (NFKC case folding, NFD, accents stripped) both when learning and when tokenizing, so
 the vocabulary matches the splits it is used with.
+
+A text longer than the sequence length keeps its start ("head"), or its first quarter and its end
+("head+tail": Sun et al. 2019, for reviews, whose verdict is often in the last lines); pairs are trimmed
+longest-first. The on-device tokenizer (tflm_app/src/tokenizer.cc) cuts the same way.
 """
 from __future__ import annotations
 
@@ -40,8 +44,18 @@ class Encoded:
         return float((self.lengths > self.ids.shape[1]).mean())
 
 
+TRUNCATIONS = ("head", "head+tail")
+
+
 class Tokenizer:
-    def __init__(self, vocab: Sequence[str]):
+    """WordPiece over `vocab` (which starts with the special tokens); `truncation` says what a single text
+    longer than the sequence length keeps: "head" (its start) or "head+tail" (`head_tokens` from its start,
+    the rest of the room from its end)."""
+
+    def __init__(self, vocab: Sequence[str], truncation: str = "head"):
+        if truncation not in TRUNCATIONS:
+            raise UserError(f"truncation {truncation!r} is not one of {', '.join(TRUNCATIONS)}")
+        self.truncation = truncation
         vocab = list(vocab)
         if tuple(vocab[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
             raise ValueError(f"vocabulary must start with {SPECIAL_TOKENS}, got {vocab[:5]}")
@@ -80,12 +94,22 @@ class Tokenizer:
         return path
 
     @classmethod
-    def load(cls, directory_or_file: str) -> "Tokenizer":
+    def load(cls, directory_or_file: str, truncation: str = "head") -> "Tokenizer":
         path = directory_or_file
         if os.path.isdir(path):
             path = os.path.join(path, VOCAB_FILE)
         with open(path, encoding="utf-8") as f:
-            return cls([line.rstrip("\n") for line in f])
+            return cls([line.rstrip("\n") for line in f], truncation)
+
+    def head_tokens(self, sequence_length: int) -> int:
+        """How many word pieces from its start a too-long single text keeps at `sequence_length`.
+
+        >>> tok = Tokenizer(list(SPECIAL_TOKENS), truncation="head+tail")
+        >>> tok.head_tokens(256), Tokenizer(list(SPECIAL_TOKENS)).head_tokens(256)
+        (63, 254)
+        """
+        room = sequence_length - 2  # [CLS] and [SEP]
+        return room // 4 if self.truncation == "head+tail" else room
 
     # --- tokenizing ---------------------------------------------------------------------------------
     def _pieces(self, texts: Sequence[str]) -> tf.RaggedTensor:
@@ -103,15 +127,17 @@ class Tokenizer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """-> (ids (N, sequence_length) int32, full length of each input before truncation).
 
-        Pairs are trimmed longest-first (as Hugging Face does) so both segments keep their [SEP].
+        A long single text is cut as `truncation` says; pairs are trimmed longest-first (as Hugging Face
+        does) so both segments keep their [SEP].
         """
         a = self.tokenize(texts_a)
         b = self.tokenize(texts_b) if texts_b is not None else None
         ids = np.full((len(a), sequence_length), PAD_ID, np.int32)
         lengths = np.zeros(len(a), np.int64)
+        head = self.head_tokens(sequence_length)
         for i, pa in enumerate(a):
             pb = b[i] if b is not None else None
-            row = _combine(pa, pb, sequence_length)
+            row = _combine(pa, pb, sequence_length, head)
             lengths[i] = len(pa) + 2 + (len(pb) + 1 if pb is not None else 0)
             ids[i, : len(row)] = row
         return ids, lengths
@@ -129,10 +155,12 @@ class Tokenizer:
 
 
 def run_vocabulary(directory: str, texts: Callable[[], Iterable[str]], vocab_size: int, *, vocab: str | None = None,
-                   resume: bool = False, source: str = "the training text", stage: str = "vocab") -> Tokenizer:
+                   resume: bool = False, source: str = "the training text", stage: str = "vocab",
+                   truncation: str = "head") -> Tokenizer:
     """The vocabulary a run uses, saved into `directory`: `vocab` (a vocab.txt, or a folder holding one, such
     as a pre-trained backbone's) when given, the one `directory` holds when resuming, else one learned from
-    `texts()` (called only then, so a large corpus is read only when needed)."""
+    `texts()` (called only then, so a large corpus is read only when needed); it cuts long texts as
+    `truncation` says."""
     if vocab:
         tokenizer = Tokenizer.load(vocab)
     elif resume and os.path.exists(os.path.join(directory, VOCAB_FILE)):
@@ -145,6 +173,7 @@ def run_vocabulary(directory: str, texts: Callable[[], Iterable[str]], vocab_siz
         raise UserError(f"the vocabulary has {tokenizer.vocab_size} entries but the model's table holds "
                         f"{vocab_size}; use a smaller vocabulary or a bigger config")
     tokenizer.save(directory)
+    tokenizer.truncation = truncation
     return tokenizer
 
 
@@ -156,13 +185,15 @@ def vocabulary_note(learned: int, asked: int) -> str:
             f"word pieces frequent enough in the training text, and this text has no more (more text gives more)")
 
 
-def _combine(a: list[int], b: list[int] | None, length: int) -> list[int]:
+def _combine(a: list[int], b: list[int] | None, length: int, head: int) -> list[int]:
     budget = length - (3 if b is not None else 2)
     if budget < 1:
         raise ValueError(f"sequence length {length} leaves no room for text")
     a, b = list(a), (list(b) if b is not None else None)
     if b is None:
-        return [CLS_ID] + a[:budget] + [SEP_ID]
+        if len(a) > budget:
+            a = a[:head] + a[len(a) - (budget - head):] if head < budget else a[:budget]
+        return [CLS_ID] + a + [SEP_ID]
     while len(a) + len(b) > budget:  # longest first
         (a if len(a) >= len(b) else b).pop()
     return [CLS_ID] + a + [SEP_ID] + b + [SEP_ID]

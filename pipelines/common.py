@@ -32,6 +32,9 @@ flags.DEFINE_integer("seed", 0, "Seed for data splits, initialisation, shuffling
 flags.DEFINE_integer("sequence_length", None, "Tokens per input, the length the model is built and run at; default: "
                      "what 99.9% of the training texts need, rounded up to 16, capped by the config.")
 flags.DEFINE_alias("max_seq_len", "sequence_length")  # deprecated: the flag's name before 0.2
+flags.DEFINE_enum("truncation", "head", ["head", "head+tail"], "What a text longer than the sequence length keeps: "
+                  "its start (head), or its first quarter and its end (head+tail; for reviews). The device app "
+                  "cuts the same way.")
 flags.DEFINE_integer("batch_size", 32, "Training batch size.")
 flags.DEFINE_integer("patience", 3, "Stop when the metric on the selection split has not improved for this many "
                      "epochs (0: never); from scratch, not before epoch 6.")
@@ -172,9 +175,9 @@ def finetune_settings():
     overrides = config_overrides()
     return FinetuneSettings.for_start(
         pretrained, epochs=F.epochs, learning_rate=F.learning_rate, config=F.config, config_overrides=overrides,
-        seed=F.seed, sequence_length=F.sequence_length, patience=F.patience, batch_size=F.batch_size,
-        lr_schedule=F.lr_schedule, weight_decay=F.weight_decay, vocab=F.vocab, train_limit=F.train_limit,
-        resume=F.resume)
+        seed=F.seed, sequence_length=F.sequence_length, truncation=F.truncation, patience=F.patience,
+        batch_size=F.batch_size, lr_schedule=F.lr_schedule, weight_decay=F.weight_decay, vocab=F.vocab,
+        train_limit=F.train_limit, resume=F.resume)
 
 
 def quantize_settings():
@@ -252,7 +255,7 @@ def distill_stage(out: str, task, timings: dict, recipe: str | None = None) -> d
 
         settings = StudentSettings(
             config=F.config, config_overrides=config_overrides(), seed=F.seed, student_seed=F.student_seed,
-            sequence_length=F.sequence_length, epochs=F.student_epochs, patience=F.patience,
+            sequence_length=F.sequence_length, truncation=F.truncation, epochs=F.student_epochs, patience=F.patience,
             batch_size=F.student_batch_size, learning_rate=F.student_learning_rate,
             lr_schedule=F.student_lr_schedule, weight_decay=F.weight_decay,
             gold_weight=F.gold_weight, init_embeddings=F.init_embeddings, teacher_dir=F.teacher_dir,

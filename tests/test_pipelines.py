@@ -25,7 +25,7 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     assert ev["agreement"]["TFLM vs LiteRT"]["argmax_agreement"] >= 0.97
     assert ev["agreement"]["TFLM vs float Keras"]["argmax_agreement"] >= 0.95
     assert r["int8"]["fully_int8"] and r["int8"]["float_tensors"] == [] and r["int8"]["problems"] == []
-    assert r["seed"] == 1 and r["sequence_length"] == 48
+    assert r["seed"] == 1 and r["sequence_length"] == 48 and r["truncation"] == "head+tail"
     assert r["recipe"] == {"name": "scratch", "train": "finetune", "flags": {}} and "teacher" not in r
     assert "Recipe `scratch`: fine-tuned on the labels." in (sst2_run / "report.md").read_text()
     assert len(r["memory"]["measured"]) == 1  # the test config has 64 positions: no L=256 measurement
@@ -57,6 +57,7 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     # The small test model fits every board listed; the Arduino arena is the port's (larger) one.
     assert "architectures=mbed_nano,mbed_nicla,mbed_portenta,mbed_giga" in props
     settings = (library / "src" / "model_settings.h").read_text()
+    assert "kHeadTokens = 11;" in settings  # (48 - 2) // 4: the device cuts long texts as training did
     arduino_arena, arena = (int(v) for v in re.findall(r"kTensorArenaSize = (\d+);", settings))
     assert arduino_arena > arena and f"{arduino_arena}-byte tensor arena" in props
     assert (library / "src" / "model_data.cc").exists() and list((library / "examples").glob("*/*.ino"))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from embbert_tf.config import CLS_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS
+from embbert_tf.errors import UserError
 from embbert_tf.tokenizer import Tokenizer, choose_sequence_length
 
 TEXTS = ["the film is a charming , often affecting journey .", "unflinchingly bleak and desperate",
@@ -38,6 +39,21 @@ def test_truncation_keeps_final_sep_and_reports_full_length(tok):
     ids, _ = tok.encode([TEXTS[3]], [TEXTS[0]], sequence_length=9)
     row = ids[0].tolist()
     assert row.count(SEP_ID) == 2 and row[-1] == SEP_ID  # both segments trimmed, longest first
+
+
+def test_head_and_tail_truncation(tok):
+    """head+tail keeps the first quarter of the room and fills the rest from the text's end; text that fits,
+    and pairs, are cut as with head."""
+    pieces = tok.tokenize([TEXTS[3]])[0]
+    head_tail = Tokenizer(tok.vocab, truncation="head+tail")
+    assert head_tail.head_tokens(14) == 3
+    ids, lengths = head_tail.encode([TEXTS[3]], sequence_length=14)
+    assert ids[0].tolist() == [CLS_ID, *pieces[:3], *pieces[-9:], SEP_ID] and lengths[0] == len(pieces) + 2
+    for args in (([TEXTS[1]],), ([TEXTS[3]], [TEXTS[0]])):
+        np.testing.assert_array_equal(head_tail.encode(*args, sequence_length=9)[0],
+                                      tok.encode(*args, sequence_length=9)[0])
+    with pytest.raises(UserError, match="not one of head, head"):
+        Tokenizer(tok.vocab, truncation="tail")
 
 
 def test_text_is_lowercased_and_accents_stripped(tok):

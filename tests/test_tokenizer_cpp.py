@@ -39,9 +39,10 @@ def tool(tmp_path_factory):
     return tokenizer, exe
 
 
-def run_cpp(exe, texts: list[bytes], seq_len=SEQ_LEN):
+def run_cpp(exe, texts: list[bytes], seq_len=SEQ_LEN, head_tokens=-1):
     payload = b"".join(struct.pack("<I", len(t)) + t for t in texts)
-    out = subprocess.run([str(exe), str(seq_len)], input=payload, capture_output=True, check=True).stdout
+    out = subprocess.run([str(exe), str(seq_len), str(head_tokens)], input=payload, capture_output=True,
+                         check=True).stdout
     rows = []
     for line in out.decode().splitlines():
         status, *ids = line.split(" ")
@@ -54,7 +55,7 @@ def run_cpp(exe, texts: list[bytes], seq_len=SEQ_LEN):
 
 def assert_same(tokenizer, exe, texts: list[str], seq_len=SEQ_LEN):
     want, lengths = tokenizer.encode(texts, sequence_length=seq_len)
-    got = run_cpp(exe, [t.encode("utf-8") for t in texts], seq_len)
+    got = run_cpp(exe, [t.encode("utf-8") for t in texts], seq_len, tokenizer.head_tokens(seq_len))
     for text, row, n, (status, ids) in zip(texts, want, lengths, got):
         expected = [int(i) for i in row if i != 0]
         assert ids == expected, f"{text!r}: C++ {ids} != Python {expected}"
@@ -86,6 +87,21 @@ def test_hostile_strings(tool):
     tokenizer, exe = tool
     assert_same(tokenizer, exe, HOSTILE)
     assert_same(tokenizer, exe, HOSTILE, seq_len=8)  # truncation everywhere
+
+
+def test_head_and_tail(tool, data_dir):
+    """Long texts keep their first quarter and their end, as the model trained with --truncation head+tail
+    saw them: the tail streams through a ring buffer in the ids, wrapped any number of times."""
+    from embbert_tf import data
+
+    tokenizer, exe = tool
+    head_tail = Tokenizer(tokenizer.vocab, truncation="head+tail")
+    sst2 = data.load_split(data.get_task("sst2"), "validation", data_dir).texts[0]
+    counted = [" ".join(f"w{i} {i}" for i in range(n)) for n in (0, 1, 5, 6, 7, 13, 14, 15, 100, 1001)]
+    for seq_len in (3, 4, 8, 16, 64):
+        assert_same(head_tail, exe, sst2[:300] + counted + HOSTILE, seq_len=seq_len)
+    ids = head_tail.encode([" ".join(str(i) for i in range(100))], sequence_length=10)[0][0]
+    assert head_tail.vocab[ids[1]] == "0" and head_tail.vocab[ids[-2]] == "99"  # the start and the end
 
 
 def test_random_unicode(tool):

@@ -39,6 +39,7 @@ def generate(tflite: bytes, tokenizer, class_names: list[str], *, text_columns: 
     files = {}
     files.update(cpp.model_sources(tflite, source))
     files.update(cpp.settings_sources(ops=list(audit.ops), sequence_length=sequence_length,
+                                      head_tokens=tokenizer.head_tokens(sequence_length),
                                       class_names=list(class_names), measured_arena=arena, margin=arena_margin,
                                       arena=summary["arena_bytes"], arduino_arena=summary["arduino_arena_bytes"],
                                       source=source))

@@ -102,10 +102,11 @@ def model_sources(tflite: bytes, source: str) -> dict[str, str]:
             "model_data.cc": render("model_data.cc", source=source, data=hex_bytes(tflite), model_bytes=len(tflite))}
 
 
-def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[str], measured_arena: int,
-                     margin: int, arena: int, arduino_arena: int, source: str) -> dict[str, str]:
+def settings_sources(*, ops: list[str], sequence_length: int, head_tokens: int, class_names: list[str],
+                     measured_arena: int, margin: int, arena: int, arduino_arena: int, source: str) -> dict[str, str]:
     """model_settings.{h,cc}: `arena` and `arduino_arena` are the kTensorArenaSize values (`export.arena_bytes`)
-    for TFLM and for the Arduino port, from the `measured_arena` and `margin` the header explains."""
+    for TFLM and for the Arduino port, from the `measured_arena` and `margin` the header explains;
+    `head_tokens` is what a too-long text keeps of its start (`Tokenizer.head_tokens`)."""
     from embbert_tf.export import ARDUINO_PORT_ARENA_FACTOR
     from embbert_tf.tflm_kernels import OWN_KERNELS, RESOLVER_METHODS
 
@@ -122,7 +123,10 @@ def settings_sources(*, ops: list[str], sequence_length: int, class_names: list[
         lines += [f"#if {OWN_KERNELS[op][2]}", own(op), "#else", tflm(op), "#endif"]
     register = "\n".join(lines)
     names = ", ".join('"' + n.replace("\\", "\\\\").replace('"', '\\"') + '"' for n in class_names)
+    tail = ("" if head_tokens >= sequence_length - 2 else
+            f" and its last {sequence_length - 2 - head_tokens}")
     h = render("model_settings.h", source=source, sequence_length=sequence_length, num_classes=len(class_names),
+               head_tokens=head_tokens, head_note=f"its first {head_tokens} word pieces{tail}",
                measured=measured_arena, margin=margin, arena=arena, num_ops=len(ops),
                arduino_arena=arduino_arena,
                arduino_factor=ARDUINO_PORT_ARENA_FACTOR,

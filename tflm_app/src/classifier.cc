@@ -25,7 +25,7 @@ const char* StatusString(Status status) {
     case Status::kOk:
       return "ok";
     case Status::kTruncated:
-      return "text longer than the model's sequence length; classified its start";
+      return "text longer than the model's sequence length; classified its start (and end)";
     case Status::kNotInitialised:
       return "classifier not initialised";
     case Status::kSchemaMismatch:
@@ -127,7 +127,8 @@ Status Classifier::ClassifyIds(const int32_t* ids, Result* result) {
 Status Classifier::Classify(const char* text, size_t length, Result* result) {
   if (interpreter_ == nullptr) return Status::kNotInitialised;
   int32_t* input = interpreter_->input(0)->data.i32;
-  const TokenizeStatus t = Tokenize(*tokenizer_, text, length, input, kSequenceLength, &result->num_tokens);
+  const TokenizeStatus t =
+      Tokenize(*tokenizer_, text, length, input, kSequenceLength, kHeadTokens, &result->num_tokens);
   if (t == TokenizeStatus::kInvalidUtf8) return Status::kInvalidUtf8;
   if (t == TokenizeStatus::kBadArgument) return Status::kBadModel;
   if (result->num_tokens <= 2) return Status::kEmptyText;  // only [CLS] and [SEP]

@@ -24,7 +24,7 @@ namespace embbert {
 
 enum class Status {
   kOk = 0,
-  kTruncated,        // classified, but the text had more tokens than kSequenceLength (its start was used)
+  kTruncated,        // classified, but the text had more tokens than kSequenceLength (cut as kHeadTokens says)
   kNotInitialised,   // Classify() before a successful Init()
   kSchemaMismatch,   // the flatbuffer's schema version is not the one TFLM was built for
   kBadModel,         // not the model this code was generated for (input/output shape or type)

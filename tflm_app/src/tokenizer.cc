@@ -63,11 +63,25 @@ int EncodeUtf8(uint32_t cp, char* out) {
   return 4;
 }
 
+void Reverse(int32_t* first, int32_t* last) {
+  while (first < last) {
+    const int32_t t = *first;
+    *first++ = *--last;
+    *last = t;
+  }
+}
+
+// Writes [CLS] pieces [SEP] into ids. A text with more pieces than the room between [CLS] and [SEP] keeps
+// its first `head` pieces and, in the rest of the room, its last ones: the tail is a ring buffer in ids
+// itself, put in order at the end, so any length of text streams through in seq_len ints.
 class Encoder {
  public:
-  Encoder(const TokenizerData& data, int32_t* ids, int seq_len)
-      : d_(data), ids_(ids), capacity_(seq_len - 1) {  // the last slot is kept for [SEP]
-    ids_[count_++] = d_.cls_id;
+  Encoder(const TokenizerData& data, int32_t* ids, int seq_len, int head)
+      : d_(data), ids_(ids), room_(seq_len - 2) {
+    head_ = (head < 0 || head > room_) ? room_ : head;
+    tail_ = ids_ + 1 + head_;
+    tail_capacity_ = room_ - head_;
+    ids_[0] = d_.cls_id;
   }
 
   // Feeds one normalised code point.
@@ -85,8 +99,14 @@ class Encoder {
 
   int Finish() {
     Flush();
-    ids_[count_++] = d_.sep_id;
-    return count_;
+    if (tail_full_) {  // oldest first: rotate left by tail_next_
+      Reverse(tail_, tail_ + tail_next_);
+      Reverse(tail_ + tail_next_, tail_ + tail_capacity_);
+      Reverse(tail_, tail_ + tail_capacity_);
+    }
+    int count = 1 + head_kept_ + (tail_full_ ? tail_capacity_ : tail_next_);
+    ids_[count++] = d_.sep_id;
+    return count;
   }
 
   bool truncated() const { return truncated_; }
@@ -120,10 +140,16 @@ class Encoder {
   }
 
   void Emit(int32_t id) {
-    if (count_ < capacity_) {
-      ids_[count_++] = id;
-    } else {
-      truncated_ = true;
+    if (head_kept_ < head_) {
+      ids_[1 + head_kept_++] = id;
+      return;
+    }
+    if (tail_full_ || tail_capacity_ == 0) truncated_ = true;  // a piece is dropped
+    if (tail_capacity_ == 0) return;
+    tail_[tail_next_] = id;
+    if (++tail_next_ == tail_capacity_) {
+      tail_next_ = 0;
+      tail_full_ = true;
     }
   }
 
@@ -193,8 +219,13 @@ class Encoder {
 
   const TokenizerData& d_;
   int32_t* ids_;
-  int capacity_;
-  int count_ = 0;
+  int room_;               // pieces that fit between [CLS] and [SEP]
+  int head_;               // pieces kept from the start of a longer text
+  int head_kept_ = 0;
+  int32_t* tail_;          // the ring of the latest pieces after the head
+  int tail_capacity_;
+  int tail_next_ = 0;
+  bool tail_full_ = false;
   bool truncated_ = false;
   char word_[kMaxWordBytes + 4];
   int word_len_ = 0;
@@ -272,7 +303,7 @@ const char* TokenizeStatusString(TokenizeStatus status) {
 }
 
 TokenizeStatus Tokenize(const TokenizerData& data, const char* text, size_t length, int32_t* ids,
-                        int seq_len, int* count) {
+                        int seq_len, int head_tokens, int* count) {
   if (ids == nullptr || seq_len < 2 || (text == nullptr && length > 0)) return TokenizeStatus::kBadArgument;
   const unsigned char* s = reinterpret_cast<const unsigned char*>(text);
   // Validate first, so that invalid text never yields a partial encoding.
@@ -285,7 +316,7 @@ TokenizeStatus Tokenize(const TokenizerData& data, const char* text, size_t leng
       return TokenizeStatus::kInvalidUtf8;
     }
   }
-  Encoder encoder(data, ids, seq_len);
+  Encoder encoder(data, ids, seq_len, head_tokens);
   for (size_t i = 0; i < length;) {
     uint32_t normal[kMaxNormalForm];
     const int n = Normalise(data, static_cast<uint32_t>(DecodeUtf8(s, length, &i)), normal);

@@ -38,7 +38,7 @@ struct TokenizerData {
 
 enum class TokenizeStatus {
   kOk = 0,
-  kTruncated,    // the text needed more than seq_len ids; the ids hold its start
+  kTruncated,    // the text needed more than seq_len ids; the ids hold its head (and tail)
   kInvalidUtf8,  // the text is not valid UTF-8; ids hold an empty input
   kBadArgument,  // seq_len < 2 or a null pointer
 };
@@ -46,9 +46,11 @@ enum class TokenizeStatus {
 const char* TokenizeStatusString(TokenizeStatus status);
 
 // Writes [CLS] word pieces [SEP] [PAD]... into ids[0 .. seq_len) and the number of non-pad ids into
-// *count (may be null).
+// *count (may be null). A text with more than seq_len - 2 pieces keeps its first head_tokens pieces and
+// fills the rest of the room with its last ones; head_tokens < 0 (or >= seq_len - 2) keeps only its start.
+// Pass the model's kHeadTokens (model_settings.h): the cut it was trained with.
 TokenizeStatus Tokenize(const TokenizerData& data, const char* text, size_t length, int32_t* ids,
-                        int seq_len, int* count);
+                        int seq_len, int head_tokens, int* count);
 
 }  // namespace embbert
 

@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv) {
   const int seq_len = argc > 1 ? atoi(argv[1]) : 64;
+  const int head_tokens = argc > 2 ? atoi(argv[2]) : -1;  // -1: keep the start
   std::vector<int32_t> ids(seq_len);
   std::vector<char> text;
   unsigned char header[4];
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
     if (length > 0 && fread(text.data(), 1, length, stdin) != length) return 1;
     int count = 0;
     const embbert::TokenizeStatus status =
-        embbert::Tokenize(embbert::kTokenizerData, text.data(), length, ids.data(), seq_len, &count);
+        embbert::Tokenize(embbert::kTokenizerData, text.data(), length, ids.data(), seq_len, head_tokens, &count);
     printf("%s", embbert::TokenizeStatusString(status));
     for (int i = 0; i < count; ++i) printf(" %d", ids[i]);
     printf("\n");
