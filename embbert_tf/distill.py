@@ -60,11 +60,12 @@ def targets(logits: np.ndarray, gold: np.ndarray) -> np.ndarray:
     return np.concatenate([logits, np.asarray(gold, np.float32)[:, None]], axis=1).astype(np.float32)
 
 
-def encode_transfer(tokenizer: Tokenizer, texts: list[list[str]], sequence_length: int) -> np.ndarray:
-    """Student ids for the transfer set (a masked word becomes one unknown word)."""
+def encode_transfer(tokenizer: Tokenizer, texts: list[list[str]], sequence_length: int) -> tuple[np.ndarray, float]:
+    """Student ids for the transfer set (a masked word becomes one unknown word), and the share of its texts
+    longer than `sequence_length`."""
     columns = [[student_text(t) for t in col] for col in texts]
-    ids, _ = tokenizer.encode_columns(columns, sequence_length)
-    return ids
+    ids, lengths = tokenizer.encode_columns(columns, sequence_length)
+    return ids, float((lengths > sequence_length).mean())
 
 
 def bucketed_dataset(ids: np.ndarray, y: np.ndarray, batch_size: int, seed: int, pool: int = 50,
@@ -185,11 +186,11 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
                                source=f"{len(vocab_texts)} texts", truncation=s.truncation)
     vocab_seconds = time.time() - started
     length = sequence_length_for(tokenizer, task_data.train.texts, s.sequence_length, config)
-    ids = encode_transfer(tokenizer, labelled.texts, length)
+    ids, truncated = encode_transfer(tokenizer, labelled.texts, length)
     y = targets(logits, labelled.gold)
     val = tokenizer.encode_split(task_data.validation, length)
     print(f"[distill] student {config.name}: {len(ids)} transfer texts, selection {len(val.ids)}, "
-          f"sequence length {length}")
+          f"sequence length {length} ({truncated:.2%} of transfer texts longer, cut: {s.truncation})")
     info = run_info(task, config, task_data, sequence_length=length, seed=s.seed, student_seed=student_seed,
                     vocab_size=tokenizer.vocab_size,
                     training={"epochs": s.epochs, "patience": s.patience, "batch_size": s.batch_size,
@@ -198,7 +199,7 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
                               "vocab_seconds": round(vocab_seconds, 1),
                               "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
                               "init_embeddings": s.init_embeddings},
-                    train_examples=len(ids), train_truncated=0.0, validation=val, truncation=s.truncation)
+                    train_examples=len(ids), train_truncated=truncated, validation=val, truncation=s.truncation)
     info.data["train"]["source"] = f"transfer set ({len(ids)} texts: {task_data.train.source}, augmented, in-domain)"
     info.save(output_dir)
     model = build_classifier(config, task.num_classes, None)  # any width: trained on length buckets

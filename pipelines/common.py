@@ -93,6 +93,12 @@ def define_export_flags() -> None:
                          "optimized kernels' scratch buffers; `embbert_app --find-arena` gives a build's exact need.")
 
 
+def arduino_folder(default: str | None) -> str | None:
+    """Where --arduino asks for the Arduino library: `default` when not given, None for 'none'."""
+    given = FLAGS.arduino or default
+    return None if (given or "").lower() == "none" else given
+
+
 def define_finish_flags() -> None:
     """Everything after the float model: quantize, evaluate, export, report (pipelines.full and distill)."""
     define_quantize_flags()
@@ -284,7 +290,7 @@ def finish(out: str, timings: dict, extra: dict | None = None) -> dict:
     timings["evaluate"] = round(time.time() - started, 1)
     started = time.time()
     app_dir = os.path.join(out, artifacts.APP_DIR)
-    library = None if (F.arduino or "").lower() == "none" else (F.arduino or os.path.join(out, artifacts.ARDUINO_DIR))
+    library = arduino_folder(os.path.join(out, artifacts.ARDUINO_DIR))
     summary = export_run(out, app_dir, arena_margin=F.arena_margin, arduino=library)
     device = {"app": artifacts.APP_DIR, "arduino": summary["arduino"] and os.path.relpath(summary["arduino"], out),
               **{k: summary[k] for k in ("model_bytes", "measured_arena_bytes", "arena_margin_bytes", "arena_bytes",

@@ -29,7 +29,7 @@ def main(argv):
     if not FLAGS.model:
         raise UserError("--model is required: the run directory of a trained model")
     out = FLAGS.output_dir or os.path.join(FLAGS.model, "tflm_app")
-    summary = export_run(FLAGS.model, out, arena_margin=FLAGS.arena_margin, arduino=FLAGS.arduino)
+    summary = export_run(FLAGS.model, out, arena_margin=FLAGS.arena_margin, arduino=common.arduino_folder(None))
     print(f"[export] {out}: model {summary['model_bytes']:,} B + arena {summary['arena_bytes']:,} B = "
           f"{summary['total_bytes']:,} B; {len(summary['ops'])} ops: {', '.join(summary['ops'])}")
     if summary["arduino"]:

@@ -65,8 +65,8 @@ def test_in_domain_sentences_are_cut_from_documents_without_markup():
 
 def test_a_masked_word_is_one_unknown_word_for_the_student():
     tok = Tokenizer(["[PAD]", "[UNK]", "[CLS]", "[MASK]", "[SEP]", "good", "film"])
-    ids = distill.encode_transfer(tok, [[f"good {augment.MASK} film"]], 8)
-    assert ids[0, :5].tolist() == [2, 5, UNK_ID, 6, 4]
+    ids, truncated = distill.encode_transfer(tok, [[f"good {augment.MASK} film", "good film " * 4]], 8)
+    assert ids[0, :5].tolist() == [2, 5, UNK_ID, 6, 4] and truncated == 0.5
 
 
 def test_distillation_loss_is_mse_to_the_teacher_plus_weighted_gold_loss():
