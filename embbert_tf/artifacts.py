@@ -108,7 +108,7 @@ class RunInfo:
     notes: list[str] = dataclasses.field(default_factory=list)
     pretrained: str | None = None
     student_seed: int | None = None
-    truncation: str = "head"
+    truncation: str = "head"  # what runs kept before the cut was recorded; new runs record theirs
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

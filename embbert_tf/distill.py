@@ -147,7 +147,7 @@ class StudentSettings:
     seed: int = 0
     student_seed: int | None = None
     sequence_length: int | None = None
-    truncation: str = "head"
+    truncation: str = "head+tail"
     epochs: int = 10
     patience: int = 3
     batch_size: int = 256

@@ -62,7 +62,7 @@ class FinetuneSettings:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     weight_decay: float = 0.05
-    truncation: str = "head"
+    truncation: str = "head+tail"
     vocab: str | None = None
     pretrained: str | None = None
     train_limit: int | None = None
@@ -92,7 +92,7 @@ class FinetuneSettings:
 def run_info(task: data.Task, config, task_data: data.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
              training: dict, train_examples: int, train_truncated: float, validation,
              student_seed: int | None = None, pretrained: str | None = None,
-             truncation: str = "head") -> artifacts.RunInfo:
+             truncation: str = "head+tail") -> artifacts.RunInfo:
     """What config.json records of a run (read back by `artifacts.Run`)."""
     return artifacts.RunInfo(
         task=task.name,

@@ -52,7 +52,7 @@ class Tokenizer:
     longer than the sequence length keeps: "head" (its start) or "head+tail" (`head_tokens` from its start,
     the rest of the room from its end)."""
 
-    def __init__(self, vocab: Sequence[str], truncation: str = "head"):
+    def __init__(self, vocab: Sequence[str], truncation: str = "head+tail"):
         if truncation not in TRUNCATIONS:
             raise UserError(f"truncation {truncation!r} is not one of {', '.join(TRUNCATIONS)}")
         self.truncation = truncation
@@ -94,7 +94,7 @@ class Tokenizer:
         return path
 
     @classmethod
-    def load(cls, directory_or_file: str, truncation: str = "head") -> "Tokenizer":
+    def load(cls, directory_or_file: str, truncation: str = "head+tail") -> "Tokenizer":
         path = directory_or_file
         if os.path.isdir(path):
             path = os.path.join(path, VOCAB_FILE)
@@ -104,8 +104,8 @@ class Tokenizer:
     def head_tokens(self, sequence_length: int) -> int:
         """How many word pieces from its start a too-long single text keeps at `sequence_length`.
 
-        >>> tok = Tokenizer(list(SPECIAL_TOKENS), truncation="head+tail")
-        >>> tok.head_tokens(256), Tokenizer(list(SPECIAL_TOKENS)).head_tokens(256)
+        >>> tok = Tokenizer(list(SPECIAL_TOKENS))
+        >>> tok.head_tokens(256), Tokenizer(list(SPECIAL_TOKENS), truncation="head").head_tokens(256)
         (63, 254)
         """
         room = sequence_length - 2  # [CLS] and [SEP]
@@ -156,7 +156,7 @@ class Tokenizer:
 
 def run_vocabulary(directory: str, texts: Callable[[], Iterable[str]], vocab_size: int, *, vocab: str | None = None,
                    resume: bool = False, source: str = "the training text", stage: str = "vocab",
-                   truncation: str = "head") -> Tokenizer:
+                   truncation: str = "head+tail") -> Tokenizer:
     """The vocabulary a run uses, saved into `directory`: `vocab` (a vocab.txt, or a folder holding one, such
     as a pre-trained backbone's) when given, the one `directory` holds when resuming, else one learned from
     `texts()` (called only then, so a large corpus is read only when needed); it cuts long texts as

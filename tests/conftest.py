@@ -50,6 +50,6 @@ def sst2_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "sst2"
     run_module("pipelines.full", "--task", "sst2", "--recipe", "scratch", "--config", "test", "--data_dir", data_dir, "--output_dir",
                str(out), "--train_limit", "20000", "--epochs", "4", "--learning_rate", "2e-3", "--qat_epochs", "1",
-               "--qat_learning_rate", "1e-4", "--sequence_length", "48", "--truncation", "head+tail", "--seed", "1",
+               "--qat_learning_rate", "1e-4", "--sequence_length", "48", "--seed", "1",
                "--arduino", str(out.parent / "arduino_lib"))
     return out

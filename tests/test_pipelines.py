@@ -57,7 +57,7 @@ def test_full_pipeline_writes_a_report_of_a_working_int8_model(sst2_run):
     # The small test model fits every board listed; the Arduino arena is the port's (larger) one.
     assert "architectures=mbed_nano,mbed_nicla,mbed_portenta,mbed_giga" in props
     settings = (library / "src" / "model_settings.h").read_text()
-    assert "kHeadTokens = 11;" in settings  # (48 - 2) // 4: the device cuts long texts as training did
+    assert "kHeadTokens = 11;" in settings  # (48 - 2) // 4 (head+tail): the device cuts long texts as training did
     arduino_arena, arena = (int(v) for v in re.findall(r"kTensorArenaSize = (\d+);", settings))
     assert arduino_arena > arena and f"{arduino_arena}-byte tensor arena" in props
     assert (library / "src" / "model_data.cc").exists() and list((library / "examples").glob("*/*.ino"))

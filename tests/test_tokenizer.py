@@ -45,13 +45,14 @@ def test_head_and_tail_truncation(tok):
     """head+tail keeps the first quarter of the room and fills the rest from the text's end; text that fits,
     and pairs, are cut as with head."""
     pieces = tok.tokenize([TEXTS[3]])[0]
-    head_tail = Tokenizer(tok.vocab, truncation="head+tail")
-    assert head_tail.head_tokens(14) == 3
+    head_tail, head = Tokenizer(tok.vocab), Tokenizer(tok.vocab, truncation="head")
+    assert head_tail.truncation == "head+tail" and head_tail.head_tokens(14) == 3 and head.head_tokens(14) == 12
     ids, lengths = head_tail.encode([TEXTS[3]], sequence_length=14)
     assert ids[0].tolist() == [CLS_ID, *pieces[:3], *pieces[-9:], SEP_ID] and lengths[0] == len(pieces) + 2
+    assert head.encode([TEXTS[3]], sequence_length=14)[0][0].tolist() == [CLS_ID, *pieces[:12], SEP_ID]
     for args in (([TEXTS[1]],), ([TEXTS[3]], [TEXTS[0]])):
         np.testing.assert_array_equal(head_tail.encode(*args, sequence_length=9)[0],
-                                      tok.encode(*args, sequence_length=9)[0])
+                                      head.encode(*args, sequence_length=9)[0])
     with pytest.raises(UserError, match="not one of head, head"):
         Tokenizer(tok.vocab, truncation="tail")
 

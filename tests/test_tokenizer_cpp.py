@@ -90,16 +90,18 @@ def test_hostile_strings(tool):
 
 
 def test_head_and_tail(tool, data_dir):
-    """Long texts keep their first quarter and their end, as the model trained with --truncation head+tail
-    saw them: the tail streams through a ring buffer in the ids, wrapped any number of times."""
+    """Long texts keep their first quarter and their end, as a model trained with --truncation head+tail
+    saw them (the tail streams through a ring buffer in the ids, wrapped any number of times), or their
+    start alone (head, as runs before the flag did)."""
     from embbert_tf import data
 
     tokenizer, exe = tool
-    head_tail = Tokenizer(tokenizer.vocab, truncation="head+tail")
     sst2 = data.load_split(data.get_task("sst2"), "validation", data_dir).texts[0]
     counted = [" ".join(f"w{i} {i}" for i in range(n)) for n in (0, 1, 5, 6, 7, 13, 14, 15, 100, 1001)]
-    for seq_len in (3, 4, 8, 16, 64):
-        assert_same(head_tail, exe, sst2[:300] + counted + HOSTILE, seq_len=seq_len)
+    for truncation in ("head+tail", "head"):
+        for seq_len in (3, 4, 8, 16, 64):
+            assert_same(Tokenizer(tokenizer.vocab, truncation), exe, sst2[:300] + counted + HOSTILE, seq_len=seq_len)
+    head_tail = Tokenizer(tokenizer.vocab, truncation="head+tail")
     ids = head_tail.encode([" ".join(str(i) for i in range(100))], sequence_length=10)[0][0]
     assert head_tail.vocab[ids[1]] == "0" and head_tail.vocab[ids[-2]] == "99"  # the start and the end
 
