@@ -9,6 +9,9 @@ from embbert_tf import presets as _presets
 # PAD marks padding (masked keys, segment 0) and SEP starts segment 2.
 PAD_ID, UNK_ID, CLS_ID, MASK_ID, SEP_ID = 0, 1, 2, 3, 4
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[MASK]", "[SEP]")
+# What a text longer than the sequence length keeps (tokenizer.Tokenizer), and the cut new runs use.
+TRUNCATIONS = ("head", "head+tail")
+TRUNCATION = "head+tail"
 
 # torch.nn.RMSNorm's default epsilon for float32 (torch.finfo(torch.float32).eps).
 TORCH_FP32_EPS = 1.1920928955078125e-07

@@ -25,6 +25,7 @@ import tf_keras as keras
 
 from embbert_tf import artifacts, data, transfer
 from embbert_tf.augment import student_text
+from embbert_tf.config import TRUNCATION
 from embbert_tf.tokenizer import Tokenizer
 
 
@@ -147,7 +148,7 @@ class StudentSettings:
     seed: int = 0
     student_seed: int | None = None
     sequence_length: int | None = None
-    truncation: str = "head+tail"
+    truncation: str = TRUNCATION
     epochs: int = 10
     patience: int = 3
     batch_size: int = 256

@@ -19,7 +19,7 @@ import os
 import time
 
 from embbert_tf import artifacts, data
-from embbert_tf.config import EmbBERTConfig, get_config
+from embbert_tf.config import TRUNCATION, EmbBERTConfig, get_config
 from embbert_tf.errors import UserError
 
 # From random weights, how long to train depends on the dataset: SST-2 (67k texts) peaks after 4 epochs,
@@ -62,7 +62,7 @@ class FinetuneSettings:
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     weight_decay: float = 0.05
-    truncation: str = "head+tail"
+    truncation: str = TRUNCATION
     vocab: str | None = None
     pretrained: str | None = None
     train_limit: int | None = None
@@ -91,8 +91,8 @@ class FinetuneSettings:
 
 def run_info(task: data.Task, config, task_data: data.TaskData, *, sequence_length: int, seed: int, vocab_size: int,
              training: dict, train_examples: int, train_truncated: float, validation,
-             student_seed: int | None = None, pretrained: str | None = None,
-             truncation: str = "head+tail") -> artifacts.RunInfo:
+             truncation: str, student_seed: int | None = None,
+             pretrained: str | None = None) -> artifacts.RunInfo:
     """What config.json records of a run (read back by `artifacts.Run`)."""
     return artifacts.RunInfo(
         task=task.name,

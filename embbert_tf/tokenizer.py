@@ -20,7 +20,7 @@ import tensorflow_text as text
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 
 from embbert_tf.artifacts import VOCAB
-from embbert_tf.config import CLS_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID
+from embbert_tf.config import CLS_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, TRUNCATION, TRUNCATIONS, UNK_ID
 from embbert_tf.errors import UserError
 
 VOCAB_FILE = VOCAB  # vocab.txt, a run directory's name for it
@@ -44,15 +44,12 @@ class Encoded:
         return float((self.lengths > self.ids.shape[1]).mean())
 
 
-TRUNCATIONS = ("head", "head+tail")
-
-
 class Tokenizer:
     """WordPiece over `vocab` (which starts with the special tokens); `truncation` says what a single text
     longer than the sequence length keeps: "head" (its start) or "head+tail" (`head_tokens` from its start,
     the rest of the room from its end)."""
 
-    def __init__(self, vocab: Sequence[str], truncation: str = "head+tail"):
+    def __init__(self, vocab: Sequence[str], truncation: str = TRUNCATION):
         if truncation not in TRUNCATIONS:
             raise UserError(f"truncation {truncation!r} is not one of {', '.join(TRUNCATIONS)}")
         self.truncation = truncation
@@ -73,7 +70,7 @@ class Tokenizer:
 
     # --- learning, saving ---------------------------------------------------------------------------
     @classmethod
-    def learn(cls, texts: Iterable[str], vocab_size: int) -> "Tokenizer":
+    def learn(cls, texts: Iterable[str], vocab_size: int, truncation: str = TRUNCATION) -> "Tokenizer":
         """Learn a WordPiece vocabulary of at most `vocab_size` entries (specials included)."""
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(list(texts), tf.string)).batch(1024)
         vocab = bert_vocab.bert_vocab_from_dataset(
@@ -84,7 +81,7 @@ class Tokenizer:
             learn_params={},
         )
         # The learner aims at vocab_size but may overshoot by a little; the model's table is fixed.
-        return cls(vocab[:vocab_size])
+        return cls(vocab[:vocab_size], truncation)
 
     def save(self, directory: str) -> str:
         os.makedirs(directory, exist_ok=True)
@@ -94,7 +91,7 @@ class Tokenizer:
         return path
 
     @classmethod
-    def load(cls, directory_or_file: str, truncation: str = "head+tail") -> "Tokenizer":
+    def load(cls, directory_or_file: str, truncation: str = TRUNCATION) -> "Tokenizer":
         path = directory_or_file
         if os.path.isdir(path):
             path = os.path.join(path, VOCAB_FILE)
@@ -156,24 +153,23 @@ class Tokenizer:
 
 def run_vocabulary(directory: str, texts: Callable[[], Iterable[str]], vocab_size: int, *, vocab: str | None = None,
                    resume: bool = False, source: str = "the training text", stage: str = "vocab",
-                   truncation: str = "head+tail") -> Tokenizer:
+                   truncation: str = TRUNCATION) -> Tokenizer:
     """The vocabulary a run uses, saved into `directory`: `vocab` (a vocab.txt, or a folder holding one, such
     as a pre-trained backbone's) when given, the one `directory` holds when resuming, else one learned from
     `texts()` (called only then, so a large corpus is read only when needed); it cuts long texts as
     `truncation` says."""
     if vocab:
-        tokenizer = Tokenizer.load(vocab)
+        tokenizer = Tokenizer.load(vocab, truncation)
     elif resume and os.path.exists(os.path.join(directory, VOCAB_FILE)):
-        tokenizer = Tokenizer.load(directory)
+        tokenizer = Tokenizer.load(directory, truncation)
     else:
         print(f"[{stage}] learning a WordPiece vocabulary of at most {vocab_size} entries from {source}")
-        tokenizer = Tokenizer.learn(texts(), vocab_size)
+        tokenizer = Tokenizer.learn(texts(), vocab_size, truncation)
         print(f"[{stage}] {vocabulary_note(tokenizer.vocab_size, vocab_size)}")
     if tokenizer.vocab_size > vocab_size:
         raise UserError(f"the vocabulary has {tokenizer.vocab_size} entries but the model's table holds "
                         f"{vocab_size}; use a smaller vocabulary or a bigger config")
     tokenizer.save(directory)
-    tokenizer.truncation = truncation
     return tokenizer
 
 
@@ -192,7 +188,7 @@ def _combine(a: list[int], b: list[int] | None, length: int, head: int) -> list[
     a, b = list(a), (list(b) if b is not None else None)
     if b is None:
         if len(a) > budget:
-            a = a[:head] + a[len(a) - (budget - head):] if head < budget else a[:budget]
+            a = a[:head] + a[len(a) - (budget - head):]  # head == budget: the start alone
         return [CLS_ID] + a + [SEP_ID]
     while len(a) + len(b) > budget:  # longest first
         (a if len(a) >= len(b) else b).pop()

@@ -10,7 +10,7 @@ import sys
 import embbert_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from absl import flags
 
-from embbert_tf import presets
+from embbert_tf import config, presets
 from embbert_tf.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -32,7 +32,7 @@ flags.DEFINE_integer("seed", 0, "Seed for data splits, initialisation, shuffling
 flags.DEFINE_integer("sequence_length", None, "Tokens per input, the length the model is built and run at; default: "
                      "what 99.9% of the training texts need, rounded up to 16, capped by the config.")
 flags.DEFINE_alias("max_seq_len", "sequence_length")  # deprecated: the flag's name before 0.2
-flags.DEFINE_enum("truncation", "head+tail", ["head", "head+tail"], "What a text longer than the sequence length keeps: "
+flags.DEFINE_enum("truncation", config.TRUNCATION, list(config.TRUNCATIONS), "What a text longer than the sequence length keeps: "
                   "its start (head), or its first quarter and its end (head+tail; for reviews). The device app "
                   "cuts the same way.")
 flags.DEFINE_integer("batch_size", 32, "Training batch size.")

@@ -76,11 +76,11 @@ void Reverse(int32_t* first, int32_t* last) {
 // itself, put in order at the end, so any length of text streams through in seq_len ints.
 class Encoder {
  public:
-  Encoder(const TokenizerData& data, int32_t* ids, int seq_len, int head)
-      : d_(data), ids_(ids), room_(seq_len - 2) {
-    head_ = (head < 0 || head > room_) ? room_ : head;
+  Encoder(const TokenizerData& data, int32_t* ids, int seq_len, int head) : d_(data), ids_(ids) {
+    const int room = seq_len - 2;  // pieces that fit between [CLS] and [SEP]
+    head_ = (head < 0 || head > room) ? room : head;
     tail_ = ids_ + 1 + head_;
-    tail_capacity_ = room_ - head_;
+    tail_capacity_ = room - head_;
     ids_[0] = d_.cls_id;
   }
 
@@ -144,8 +144,11 @@ class Encoder {
       ids_[1 + head_kept_++] = id;
       return;
     }
-    if (tail_full_ || tail_capacity_ == 0) truncated_ = true;  // a piece is dropped
-    if (tail_capacity_ == 0) return;
+    if (tail_capacity_ == 0) {  // the start alone: later pieces are dropped
+      truncated_ = true;
+      return;
+    }
+    if (tail_full_) truncated_ = true;  // overwrites the oldest piece of the tail
     tail_[tail_next_] = id;
     if (++tail_next_ == tail_capacity_) {
       tail_next_ = 0;
@@ -219,7 +222,6 @@ class Encoder {
 
   const TokenizerData& d_;
   int32_t* ids_;
-  int room_;               // pieces that fit between [CLS] and [SEP]
   int head_;               // pieces kept from the start of a longer text
   int head_kept_ = 0;
   int32_t* tail_;          // the ring of the latest pieces after the head
