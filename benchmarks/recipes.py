@@ -80,6 +80,8 @@ def run_row(path: str) -> dict:
                     f"{t['in_domain']:,}; student {settings}")
         if ft.get("init_embeddings") == "teacher":
             settings += ", token table from the teacher"
+        if ft.get("ema"):
+            settings += f", weights averaged (EMA {ft['ema']})"
         if r.get("student_seed", r["seed"]) != r["seed"]:
             settings += f"; the teacher and transfer set of seed {r['seed']}"
     return {

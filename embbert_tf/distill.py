@@ -138,6 +138,8 @@ class StudentSettings:
         batch_size, learning_rate, lr_schedule ("constant" or "cosine": warm-up, then decay to 0 over
             `epochs`), weight_decay: AdamW training on length buckets.
         gold_weight: weight of the gold-label loss beside the MSE to the teacher's logits (Tang et al.: 0).
+        ema: momentum of a moving average of the weights, updated every step, that is scored and kept
+            instead of the weights themselves (weight averaging); 0: none.
         init_embeddings: "random", or "teacher" (the teacher's WordPiece embeddings averaged over each of our
             tokens' pieces, PCA to the table's width; `teacher_dir` names the teacher, default the installed one).
         resume, verbose: as in fine-tuning.
@@ -156,6 +158,7 @@ class StudentSettings:
     lr_schedule: str = "constant"
     weight_decay: float = 0.05
     gold_weight: float = 0.0
+    ema: float = 0.0
     init_embeddings: str = "random"
     teacher_dir: str | None = None
     resume: bool = False
@@ -199,7 +202,7 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
                               "weight_decay": s.weight_decay, "optimizer": "AdamW",
                               "vocab_seconds": round(vocab_seconds, 1),
                               "loss": f"MSE to the teacher's logits + {s.gold_weight} x gold-label loss",
-                              "init_embeddings": s.init_embeddings},
+                              "init_embeddings": s.init_embeddings, "ema": s.ema},
                     train_examples=len(ids), train_truncated=truncated, validation=val, truncation=s.truncation)
     info.data["train"]["source"] = f"transfer set ({len(ids)} texts: {task_data.train.source}, augmented, in-domain)"
     info.save(output_dir)
@@ -213,7 +216,7 @@ def train_student(output_dir: str, task: data.Task, settings: StudentSettings = 
         print("[distill] token table initialised from the teacher's WordPiece embeddings")
     steps = s.epochs * -(-len(ids) // s.batch_size)  # bucketed_dataset's batches: ceil(n / batch) an epoch
     model.compile(optimizer=train.make_optimizer(train.learning_rate_schedule(s.learning_rate, s.lr_schedule, steps),
-                                                 s.weight_decay),
+                                                 s.weight_decay, s.ema),
                   loss=DistillationLoss(task.num_classes, s.gold_weight))
     float_dir = os.path.join(output_dir, artifacts.FLOAT_DIR)
     done = len(train.read_history(float_dir)) if s.resume and train.has_backup(float_dir) else 0

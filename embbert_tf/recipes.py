@@ -64,7 +64,7 @@ TRAIN_FLAGS = {
     "distill": ("teacher_dir", "teacher_length", "teacher_epochs", "teacher_examples", "teacher_learning_rate",
                 "teacher_batch_size", "augment_copies", "pairings", "in_domain", "label_batch_size",
                 "student_epochs", "student_batch_size", "student_learning_rate", "student_lr_schedule",
-                "student_seed", "init_embeddings", "gold_weight"),
+                "student_seed", "student_ema", "init_embeddings", "gold_weight"),
 }
 
 

@@ -37,11 +37,14 @@ def learning_rate_schedule(learning_rate: float, schedule: str = "constant", tot
         0.0, total_steps - warmup, alpha=0.0, warmup_target=learning_rate, warmup_steps=warmup)
 
 
-def make_optimizer(learning_rate, weight_decay: float) -> keras.optimizers.Optimizer:
+def make_optimizer(learning_rate, weight_decay: float, ema: float = 0.0) -> keras.optimizers.Optimizer:
     """AdamW as Hugging Face's Trainer sets it up: no decay on biases and norm gains.
 
-    `learning_rate` is a number or a schedule (learning_rate_schedule)."""
-    opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, epsilon=1e-8)
+    `learning_rate` is a number or a schedule (learning_rate_schedule). With `ema` (a momentum, e.g. 0.999)
+    the optimizer also keeps an exponential moving average of the weights, updated every step; `BestEpoch`
+    then scores and keeps the averaged weights."""
+    opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, epsilon=1e-8,
+                                 use_ema=ema > 0, ema_momentum=ema or 0.99)
     opt.exclude_from_weight_decay(var_names=["bias", "gain"])
     return opt
 
@@ -59,7 +62,9 @@ class BestEpoch(keras.callbacks.Callback):
     """Scores the validation split with the task metric after every epoch and keeps the best weights.
 
     The score goes into the epoch logs as `val_<metric>` (so CSVLogger and the report see it). The best
-    weights and score are on disk, so a resumed run still knows what it has to beat.
+    weights and score are on disk, so a resumed run still knows what it has to beat. When the optimizer keeps
+    a moving average of the weights (make_optimizer's `ema`), the averaged weights are the ones scored and
+    kept; training goes on from the raw ones.
     """
 
     def __init__(self, ids, labels, metric: str, regression: bool, directory: str, batch_size=256,
@@ -85,14 +90,22 @@ class BestEpoch(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in scores.items()})
 
     def _score(self, epoch) -> dict:
-        logits = self.model.predict(self.ids, batch_size=self.batch_size, verbose=0)
-        scores = metrics.compute(self.labels, logits, self.regression)
-        score = scores[self.metric]
-        if score > self.best:
-            self.best, self.best_epoch = score, epoch
-            self.model.save_weights(os.path.join(self.directory, BEST_WEIGHTS))
-            with open(os.path.join(self.directory, BEST_STATE), "w") as f:
-                json.dump({"score": score, "epoch": epoch, "metric": self.metric}, f)
+        optimizer, raw = getattr(self.model, "optimizer", None), None
+        if epoch >= 0 and getattr(optimizer, "use_ema", False):
+            raw = [v.numpy() for v in self.model.trainable_variables]
+            optimizer.finalize_variable_values(self.model.trainable_variables)  # the averages, in place
+        try:
+            logits = self.model.predict(self.ids, batch_size=self.batch_size, verbose=0)
+            scores = metrics.compute(self.labels, logits, self.regression)
+            score = scores[self.metric]
+            if score > self.best:
+                self.best, self.best_epoch = score, epoch
+                self.model.save_weights(os.path.join(self.directory, BEST_WEIGHTS))
+                with open(os.path.join(self.directory, BEST_STATE), "w") as f:
+                    json.dump({"score": score, "epoch": epoch, "metric": self.metric}, f)
+        finally:
+            for variable, value in zip(self.model.trainable_variables, raw or ()):
+                variable.assign(value)
         return scores
 
 

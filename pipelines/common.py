@@ -152,6 +152,9 @@ def define_student_flags() -> None:
                       "the teacher's WordPiece embeddings averaged over each of our tokens' pieces, PCA to its width.")
     flags.DEFINE_float("gold_weight", 0.0, "Weight of the gold-label loss beside the MSE to the teacher's logits, "
                        "on the texts that have a gold label (Tang et al.: 0).")
+    flags.DEFINE_float("student_ema", 0.0, "Weight averaging: momentum of a moving average of the student's weights, "
+                       "updated every step, which is scored and kept instead of the weights (e.g. 0.999); 0: none.",
+                       lower_bound=0.0, upper_bound=0.99999)
 
 
 def apply_recipe(name: str) -> dict:
@@ -264,7 +267,7 @@ def distill_stage(out: str, task, timings: dict, recipe: str | None = None) -> d
             sequence_length=F.sequence_length, truncation=F.truncation, epochs=F.student_epochs, patience=F.patience,
             batch_size=F.student_batch_size, learning_rate=F.student_learning_rate,
             lr_schedule=F.student_lr_schedule, weight_decay=F.weight_decay,
-            gold_weight=F.gold_weight, init_embeddings=F.init_embeddings, teacher_dir=F.teacher_dir,
+            gold_weight=F.gold_weight, ema=F.student_ema, init_embeddings=F.init_embeddings, teacher_dir=F.teacher_dir,
             resume=F.resume)
         train_student(out, task, settings, data_dir=F.data_dir)
         timings["student"] = round(time.time() - started, 1)

@@ -84,3 +84,27 @@ def test_early_stopping_waits_for_min_epochs(tmp_path):
     train.compile_for_task(model, False, 0.0, 0.0)
     result = _fit(model, ids, labels, str(tmp_path), 20, False, train.early_stopping("accuracy", 2, min_epochs=4))
     assert len(result["history"]) == 4 + 1 + 2  # epochs 0-3 not watched; epoch 4 sets the mark, 2 more without gain
+
+
+class RawWeights(keras.callbacks.Callback):
+    """Records the weights after the last training step and as training goes on after the epoch's scoring."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.stepped = [v.numpy() for v in self.model.trainable_variables]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.after_scoring = [v.numpy() for v in self.model.trainable_variables]
+
+
+def test_weight_averaging_keeps_the_averaged_weights_and_trains_on_the_raw_ones(tmp_path):
+    model, ids, labels = _setup()
+    model.compile(optimizer=train.make_optimizer(1e-2, 0.05, ema=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    raw = RawWeights()
+    result = _fit(model, ids, labels, str(tmp_path), 1, False, [raw])
+    for stepped, after in zip(raw.stepped, raw.after_scoring):  # scoring put the raw weights back
+        np.testing.assert_array_equal(stepped, after)
+    kept = [v.numpy() for v in model.trainable_variables]  # fit loaded the kept (averaged) weights
+    assert any(not np.allclose(k, s) for k, s in zip(kept, raw.stepped))
+    pred = model.predict(ids[:64], verbose=0).argmax(1)
+    assert (pred == labels[:64]).mean() == pytest.approx(result["best_score"])
