@@ -44,7 +44,7 @@ def make_optimizer(learning_rate, weight_decay: float, ema: float = 0.0) -> kera
     the optimizer also keeps an exponential moving average of the weights, updated every step; `BestEpoch`
     then scores and keeps the averaged weights."""
     opt = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay, epsilon=1e-8,
-                                 use_ema=ema > 0, ema_momentum=ema or 0.99)
+                                 use_ema=ema > 0, ema_momentum=ema)
     opt.exclude_from_weight_decay(var_names=["bias", "gain"])
     return opt
 
@@ -91,6 +91,7 @@ class BestEpoch(keras.callbacks.Callback):
 
     def _score(self, epoch) -> dict:
         optimizer, raw = getattr(self.model, "optimizer", None), None
+        # Epoch -1 (score_start) comes before any step: there is no average yet, the weights are the start.
         if epoch >= 0 and getattr(optimizer, "use_ema", False):
             raw = [v.numpy() for v in self.model.trainable_variables]
             optimizer.finalize_variable_values(self.model.trainable_variables)  # the averages, in place
